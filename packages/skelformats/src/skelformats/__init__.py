@@ -1,0 +1,46 @@
+"""skelformats: one data model for skeleton sequences, real file formats in, any joint layout out."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import canonical
+from .canonical import CANONICAL_JOINTS, PART_NAMES
+from .errors import (
+    ConversionError,
+    CorruptDataError,
+    EmptySequenceError,
+    JointCountError,
+    LayoutError,
+    MissingFileError,
+    ShapeError,
+    SkelFormatError,
+    SkelFormatWarning,
+    TruncatedFileError,
+    UnknownFormatError,
+    UnknownJointError,
+    UnknownLayoutError,
+)
+from .layout import Layout, part_tags
+from .motion import Motion
+from .registry import (
+    detect_format,
+    get_layout,
+    list_layouts,
+    list_readers,
+    list_writers,
+    load,
+    register_layout,
+    register_reader,
+    register_writer,
+    save,
+)
+
+__all__ = [
+    "__version__", "canonical", "CANONICAL_JOINTS", "PART_NAMES",
+    "Layout", "Motion", "part_tags",
+    "get_layout", "register_layout", "list_layouts",
+    "register_reader", "register_writer", "list_readers", "list_writers", "detect_format", "load", "save",
+    "SkelFormatError", "SkelFormatWarning", "UnknownFormatError", "TruncatedFileError", "JointCountError",
+    "CorruptDataError", "EmptySequenceError", "ShapeError", "LayoutError", "UnknownLayoutError",
+    "UnknownJointError", "ConversionError", "MissingFileError",
+]
