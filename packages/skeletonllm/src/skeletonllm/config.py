@@ -1,0 +1,94 @@
+"""``SkeletonLLMConfig``: everything needed to rebuild a model, stored as ``config.json``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GROUPS = ("renderer", "projector", "lora", "llm", "vision")
+
+
+@dataclass
+class LoraSettings:
+    """peft LoRA on the language model's linear layers."""
+
+    enabled: bool = True
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class RendererSettings:
+    """``drrender.DrAction`` constructor settings; ``extra`` is passed through as keyword arguments."""
+
+    frames: int = 8
+    size: tuple[int, int] = (56, 56)
+    views: int = 1
+    num_part_tags: int = 7
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class SkeletonLLMConfig:
+    """backbone: a built-in tiny name (``tiny-qwen2vl``...), a hub id or a local directory."""
+
+    backbone: str = "tiny-qwen2vl"
+    renderer: RendererSettings = field(default_factory=RendererSettings)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    trainable: tuple[str, ...] = ("renderer", "projector", "lora")
+    normalize: bool = True
+    dtype: str | None = None
+    seed: int = 0
+    max_new_tokens: int = 32
+    version: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.renderer, dict):
+            self.renderer = RendererSettings(**self.renderer)
+        if isinstance(self.lora, dict):
+            self.lora = LoraSettings(**self.lora)
+        self.renderer.size = tuple(int(s) for s in self.renderer.size)
+        self.lora.target_modules = tuple(self.lora.target_modules)
+        self.trainable = tuple(self.trainable)
+        bad = [g for g in self.trainable if g not in GROUPS]
+        if bad:
+            raise ValueError(f"unknown trainable group(s) {bad}; groups are {GROUPS}")
+        if "lora" in self.trainable and not self.lora.enabled:
+            raise ValueError("'lora' is trainable but lora.enabled is false")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, *, source: str = "config") -> SkeletonLLMConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"{source}: unknown SkeletonLLMConfig field(s) {unknown}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ValueError(f"{source}: invalid SkeletonLLMConfig ({exc})") from exc
+
+    def save(self, path: str | os.PathLike) -> None:
+        from .checkpoint import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SkeletonLLMConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: missing model config")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a JSON object")
+        return cls.from_dict(data, source=str(path))

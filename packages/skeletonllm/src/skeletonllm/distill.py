@@ -1,0 +1,150 @@
+"""Write teacher rationales for a dataset to JSONL, resumably.
+
+Each line is ``{"id", "label", "rationale", "teacher", ...}``. On restart the ids already in the file are
+skipped, and a line cut short by a kill is dropped, so the file never holds duplicates or broken JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Sample:
+    """A labelled skeleton sequence with a stable id (the resume key)."""
+
+    id: str
+    motion: Any
+    label: str
+    meta: dict = field(default_factory=dict)
+
+
+def synthetic_samples(
+    n: int, *, actions: Sequence[str] | None = None, layouts: Sequence[str] = ("ntu25",), seed: int = 0
+) -> list[Sample]:
+    """``n`` labelled samples of the synthetic suite (the same motions and ids as ``data.synthetic_records``)."""
+    from .data import synthetic_records
+
+    recs = synthetic_records(n, task="recognition", actions=actions, layouts=layouts, seed=seed)
+    return [Sample(r.id, r.motion, r.meta.get("action", r.target_text), dict(r.meta)) for r in recs]
+
+
+def manifest_samples(path: str | os.PathLike) -> Iterator[Sample]:
+    """Samples from a JSONL manifest of ``{"id", "path", "label"}`` lines (paths relative to the manifest);
+    skeleton files are read lazily with ``skelformats.load``."""
+    from skelformats import load
+
+    path = Path(path)
+    with path.open() as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+                sid, rel, label = str(doc["id"]), doc["path"], str(doc["label"])
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise ValueError(f"{path}:{lineno}: expected {{'id', 'path', 'label'}} JSON ({e!r})") from None
+            file = Path(rel) if Path(rel).is_absolute() else path.parent / rel
+            motion = load(file)
+            if isinstance(motion, list):
+                motion = motion[int(doc.get("index", 0))]
+            yield Sample(sid, motion, label, {"path": str(file)})
+
+
+def read_done(path: str | os.PathLike, *, repair: bool = True) -> set[str]:
+    """Ids already written to ``path``. With ``repair``, a trailing partial line (from a kill) is cut off."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    done: set[str] = set()
+    good_bytes = 0
+    with path.open("rb") as f:
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                doc = json.loads(raw)
+            except json.JSONDecodeError:
+                break
+            if isinstance(doc, dict) and "id" in doc:
+                done.add(str(doc["id"]))
+            good_bytes += len(raw)
+    if repair and good_bytes != path.stat().st_size:
+        with path.open("r+b") as f:
+            f.truncate(good_bytes)
+    return done
+
+
+def read_rationales(path: str | os.PathLike) -> dict[str, dict]:
+    """id -> record of a rationale JSONL file."""
+    out: dict[str, dict] = {}
+    with Path(path).open() as f:
+        for line in f:
+            if line.strip():
+                doc = json.loads(line)
+                out[str(doc["id"])] = doc
+    return out
+
+
+def distill(
+    samples: Iterable[Sample],
+    teacher,
+    out: str | os.PathLike,
+    *,
+    batch_size: int = 8,
+    progress: bool = True,
+    total: int | None = None,
+) -> dict:
+    """Append rationales for the samples not yet in ``out``; returns ``{"written", "skipped", "path"}``.
+
+    Lines are flushed and fsync'ed per batch, so a kill loses at most the batch in flight.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = read_done(out)
+    teacher_name = getattr(teacher, "name", type(teacher).__name__)
+    written = skipped = 0
+    if total is None and hasattr(samples, "__len__"):
+        total = len(samples)  # type: ignore[arg-type]
+    bar = tqdm(total=total, disable=not progress, desc="distill", unit="sample")
+    pending: list[Sample] = []
+    seen: set[str] = set()
+    with out.open("a", encoding="utf-8") as f:
+
+        def flush() -> None:
+            nonlocal written
+            if not pending:
+                return
+            texts = teacher.rationales([s.motion for s in pending], [s.label for s in pending])
+            for s, text in zip(pending, texts):
+                rec = {"id": s.id, "label": s.label, "rationale": text, "teacher": teacher_name}
+                rec.update({k: v for k, v in s.meta.items() if k in ("action", "layout", "path")})
+                f.write(json.dumps(rec) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+            written += len(pending)
+            bar.update(len(pending))
+            pending.clear()
+
+        for s in samples:
+            if s.id in done or s.id in seen:
+                skipped += 1
+                bar.update(1)
+                continue
+            seen.add(s.id)
+            pending.append(s)
+            if len(pending) >= batch_size:
+                flush()
+        flush()
+    bar.close()
+    return {"written": written, "skipped": skipped, "path": str(out)}
+
+
+__all__ = ["Sample", "distill", "manifest_samples", "read_done", "read_rationales", "synthetic_samples"]

@@ -1,0 +1,452 @@
+"""``SkeletonLLM``: DrAction renderer -> bridge (processor-exact tensors) -> Hugging Face VLM.
+
+Shapes: frames (B, F, 3, H, W) in [0, 1]; text (B, L) left-padded; visual tokens per sample fixed by the
+renderer output size and the bridge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import backbones
+from .bridges import get_bridge
+from .checkpoint import CheckpointError, atomic_dir, load_tensors, save_tensors
+from .config import GROUPS, SkeletonLLMConfig
+from .data import Collator, InstructionRecord
+from .inputs import Sample, group, prepare
+
+IGNORE = -100
+# Language-model module names per family (peft LoRA targets live under these).
+_LM_SCOPES = ("language_model", "text_model", "model.layers")
+
+
+class TextEncoder:
+    """Prompt/target -> token ids, labels and loss weights using the bridge's chat template."""
+
+    def __init__(self, bridge, tokenizer, n_visual_tokens: int):
+        self.bridge = bridge
+        self.tokenizer = tokenizer
+        self.n_visual = n_visual_tokens
+        self.eos = tokenizer.eos_token or ""
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self._prompt_cache: dict[str, list[int]] = {}
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        if prompt not in self._prompt_cache:
+            text = self.bridge.prompt_text(prompt, self.n_visual)
+            self._prompt_cache[prompt] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self._prompt_cache[prompt]
+
+    def target_ids(self, target: str | list[tuple[str, float]], *, eos: bool = True) -> tuple[list[int], list[float]]:
+        segments = [(target, 1.0)] if isinstance(target, str) else [(str(t), float(w)) for t, w in target]
+        ids, weights = [], []
+        for text, w in segments:
+            piece = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            ids += piece
+            weights += [w] * len(piece)
+        if eos and self.eos:
+            end = self.tokenizer(self.eos, add_special_tokens=False)["input_ids"]
+            ids += end
+            weights += [segments[-1][1]] * len(end)
+        return ids, weights
+
+    def encode(self, prompt: str, target=None) -> dict:
+        p = self.prompt_ids(prompt)
+        if target is None:
+            return {"input_ids": p, "labels": [IGNORE] * len(p), "weights": [0.0] * len(p)}
+        t, w = self.target_ids(target)
+        return {"input_ids": p + t, "labels": [IGNORE] * len(p) + t, "weights": [0.0] * len(p) + w}
+
+    def pad(self, rows: list[dict]) -> dict:
+        """Left-pad rows to a batch: input_ids, attention_mask, labels, loss_weights (B, L)."""
+        n = max(len(r["input_ids"]) for r in rows)
+        ids = torch.full((len(rows), n), self.pad_id, dtype=torch.long)
+        att = torch.zeros((len(rows), n), dtype=torch.long)
+        labels = torch.full((len(rows), n), IGNORE, dtype=torch.long)
+        weights = torch.zeros((len(rows), n), dtype=torch.float32)
+        for i, r in enumerate(rows):
+            k = len(r["input_ids"])
+            ids[i, n - k :] = torch.tensor(r["input_ids"])
+            att[i, n - k :] = 1
+            labels[i, n - k :] = torch.tensor(r["labels"])
+            weights[i, n - k :] = torch.tensor(r["weights"])
+        return {"input_ids": ids, "attention_mask": att, "labels": labels, "loss_weights": weights}
+
+
+def _build_renderer(cfg: SkeletonLLMConfig) -> nn.Module:
+    from drrender import DrAction
+
+    r = cfg.renderer
+    return DrAction(frames=r.frames, size=tuple(r.size), views=r.views, num_part_tags=r.num_part_tags, **r.extra)
+
+
+def _dtype(name: str | None):
+    if name is None:
+        return None
+    if not hasattr(torch, name) or not isinstance(getattr(torch, name), torch.dtype):
+        raise ValueError(f"unknown dtype {name!r}")
+    return getattr(torch, name)
+
+
+class SkeletonLLM(nn.Module):
+    """Renderer + VLM. ``SkeletonLLM(config)`` builds a fresh model (tiny backbones: seeded random init;
+    hub ids / directories: pretrained weights through ``AutoModelForImageTextToText``)."""
+
+    def __init__(self, config: SkeletonLLMConfig | None = None, *, _backbone: backbones.Backbone | None = None):
+        super().__init__()
+        self.config = config = config or SkeletonLLMConfig()
+        torch.manual_seed(config.seed)
+        self.renderer = _build_renderer(config)
+        if _backbone is None:
+            _backbone = self._make_backbone(config)
+        self.backbone = _backbone.model
+        self.tokenizer = _backbone.tokenizer
+        self.processor_config = _backbone.processor_config
+        self._image_processor = _backbone.image_processor
+        self.bridge = get_bridge(self.backbone.config, self.processor_config, self.tokenizer)
+        self.lora_config = None
+        if config.lora.enabled:
+            self._add_lora()
+        self.frame_shape = self._probe_frame_shape()
+        self.visual_tokens = self.bridge.pixel_inputs(torch.zeros(1, *self.frame_shape))[1]
+        self.text = TextEncoder(self.bridge, self.tokenizer, self.visual_tokens)
+        self.set_trainable(config.trainable)
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _make_backbone(config: SkeletonLLMConfig) -> backbones.Backbone:
+        r = config.renderer
+        if backbones.is_tiny(config.backbone):
+            return backbones.build_tiny(config.backbone, frames=r.frames, size=r.size, views=r.views, seed=config.seed)
+        return backbones.load_pretrained_backbone(config.backbone, dtype=_dtype(config.dtype))
+
+    def _lm_pattern(self) -> str:
+        targets = "|".join(re.escape(t) for t in self.config.lora.target_modules)
+        scopes = "|".join(re.escape(s) for s in _LM_SCOPES)
+        return rf".*(?:{scopes}).*\.(?:{targets})$"
+
+    def _add_lora(self) -> None:
+        from peft import LoraConfig, inject_adapter_in_model
+
+        lc = self.config.lora
+        self.lora_config = LoraConfig(r=lc.r, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
+                                      target_modules=self._lm_pattern(), bias="none")
+        inject_adapter_in_model(self.lora_config, self.backbone)
+
+    @torch.no_grad()
+    def _probe_frame_shape(self) -> tuple[int, int, int, int]:
+        j = torch.tensor([[[[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]]]]).expand(1, 2, 2, 3)
+        out = self.renderer(j, torch.tensor([[0, 1]]))
+        return tuple(out.shape[1:])
+
+    def collator(self, **kwargs) -> Collator:
+        return Collator(self.text, normalize=self.config.normalize, **kwargs)
+
+    # ------------------------------------------------------------------ parameter groups
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Group name -> parameters: renderer, projector, lora, llm, vision."""
+        groups: dict[str, list[nn.Parameter]] = {g: [] for g in GROUPS}
+        groups["renderer"] = list(self.renderer.parameters())
+        for name, p in self.backbone.named_parameters():
+            groups["lora" if "lora_" in name else self.bridge.group_of(name)].append(p)
+        return groups
+
+    def named_parameter_groups(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
+        out: dict[str, list] = {g: [] for g in GROUPS}
+        out["renderer"] = [(f"renderer.{n}", p) for n, p in self.renderer.named_parameters()]
+        for name, p in self.backbone.named_parameters():
+            out["lora" if "lora_" in name else self.bridge.group_of(name)].append((f"backbone.{name}", p))
+        return out
+
+    def set_trainable(self, groups: Sequence[str]) -> None:
+        """Make exactly the parameters of ``groups`` trainable (others frozen)."""
+        groups = tuple(groups)
+        bad = [g for g in groups if g not in GROUPS]
+        if bad:
+            raise ValueError(f"unknown parameter group(s) {bad}; groups are {GROUPS}")
+        if "lora" in groups and self.lora_config is None:
+            raise ValueError("'lora' requested but the model has no LoRA adapter (config.lora.enabled=False)")
+        for g, params in self.parameter_groups().items():
+            for p in params:
+                p.requires_grad_(g in groups)
+        self.trainable_groups = groups
+
+    # ------------------------------------------------------------------ rendering
+    @property
+    def device(self) -> torch.device:
+        return next(self.backbone.parameters()).device
+
+    def prepare(self, motions) -> list[Sample]:
+        return [m if isinstance(m, Sample) else prepare(m, normalize=self.config.normalize) for m in motions]
+
+    def render(self, samples: Sequence[Sample]) -> torch.Tensor:
+        """Samples of any layouts -> frames (B, F, 3, H, W) in [0, 1] (one renderer call per layout)."""
+        dev = self.device
+        out = None
+        for g in group(list(samples)):
+            frames = self.renderer(g.joints.to(dev), g.edges.to(dev), mask=g.mask.to(dev),
+                                   part_tags=g.tags.to(dev), lengths=g.lengths.to(dev))
+            if out is None:
+                out = frames.new_zeros(len(samples), *frames.shape[1:])
+            out = out.index_copy(0, g.index.to(dev), frames)
+        return out
+
+    def pixel_inputs(self, samples) -> dict[str, torch.Tensor]:
+        """Per-sample pixel tensors (dim 0 = sample) for the backbone."""
+        frames = self.render(samples)
+        dtype = next(self.backbone.parameters()).dtype
+        pix, _ = self.bridge.pixel_inputs(frames)
+        return {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in pix.items()}
+
+    def _backbone_inputs(self, pix: dict, input_ids, attention_mask) -> dict:
+        return {"input_ids": input_ids, "attention_mask": attention_mask, **self.bridge.finalize(pix),
+                **self.bridge.text_inputs(input_ids)}
+
+    # ------------------------------------------------------------------ training
+    def forward(self, batch: dict, *, return_logits: bool = False):
+        """batch from :meth:`collator` -> weighted token-level LM loss on the target (scalar)."""
+        dev = self.device
+        pix = self.pixel_inputs(batch["samples"])
+        ids, att = batch["input_ids"].to(dev), batch["attention_mask"].to(dev)
+        out = self.backbone(**self._backbone_inputs(pix, ids, att), use_cache=False)
+        labels = batch["labels"].to(dev)
+        weights = batch.get("loss_weights")
+        weights = (labels != IGNORE).float() if weights is None else weights.to(dev).float()
+        loss = weighted_lm_loss(out.logits, labels, weights)
+        return (loss, out.logits) if return_logits else loss
+
+    # ------------------------------------------------------------------ inference
+    def _records_batch(self, motions, prompts) -> tuple[list[Sample], dict]:
+        if isinstance(prompts, str):
+            prompts = [prompts] * len(motions)
+        if len(prompts) != len(motions):
+            raise ValueError(f"{len(motions)} motions but {len(prompts)} prompts")
+        samples = self.prepare(motions)
+        rows = [self.text.encode(p) for p in prompts]
+        return samples, self.text.pad(rows)
+
+    @torch.no_grad()
+    def generate(self, motions, prompts, **generation_kwargs) -> list[str]:
+        """Answer ``prompts`` (str or list) about ``motions``; greedy by default."""
+        samples, batch = self._records_batch(motions, prompts)
+        dev = self.device
+        ids, att = batch["input_ids"].to(dev), batch["attention_mask"].to(dev)
+        kw = {"max_new_tokens": self.config.max_new_tokens, "do_sample": False,
+              "pad_token_id": self.text.pad_id, "eos_token_id": self.tokenizer.eos_token_id}
+        kw.update(generation_kwargs)
+        was_training = self.training
+        self.eval()
+        try:
+            out = self.backbone.generate(**self._backbone_inputs(self.pixel_inputs(samples), ids, att), **kw)
+        finally:
+            self.train(was_training)
+        return [s.strip() for s in self.tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)]
+
+    @torch.no_grad()
+    def score(self, motions, prompts, candidates, *, batch_size: int = 32, normalize: bool = False) -> torch.Tensor:
+        """Log-likelihood (B, n_cand) of each candidate answer (+ end-of-turn token) given motion and prompt.
+
+        candidates: ``list[str]`` shared by all samples or ``list[list[str]]`` (same length per sample).
+        Each motion is rendered once; (sample, candidate) pairs run in chunks of ``batch_size``.
+        ``normalize`` divides by the candidate's token count.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            return self._score(motions, prompts, candidates, batch_size, normalize)
+        finally:
+            self.train(was_training)
+
+    def _score(self, motions, prompts, candidates, batch_size, normalize):
+        samples, _ = self._records_batch(motions, prompts)
+        b = len(samples)
+        if candidates and isinstance(candidates[0], str):
+            candidates = [list(candidates)] * b
+        if len(candidates) != b or len({len(c) for c in candidates}) != 1:
+            raise ValueError("candidates must be list[str] or list[list[str]] with one equal-length list per sample")
+        n = len(candidates[0])
+        if isinstance(prompts, str):
+            prompts = [prompts] * b
+        pix = self.pixel_inputs(samples)
+        pairs = [(i, j) for i in range(b) for j in range(n)]
+        scores = torch.empty(b, n)
+        dev = self.device
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start : start + batch_size]
+            rows = [self.text.encode(prompts[i], candidates[i][j]) for i, j in chunk]
+            bt = self.text.pad(rows)
+            ids, att = bt["input_ids"].to(dev), bt["attention_mask"].to(dev)
+            labels = bt["labels"].to(dev)
+            idx = torch.tensor([i for i, _ in chunk], device=dev)
+            sub = self.bridge.repeat_pixel_inputs(pix, idx)
+            logits = self.backbone(**self._backbone_inputs(sub, ids, att), use_cache=False).logits
+            lp = token_logprobs(logits, labels)
+            mask = (labels[:, 1:] != IGNORE).float()
+            total = (lp * mask).sum(-1)
+            if normalize:
+                total = total / mask.sum(-1).clamp_min(1)
+            for (i, j), s in zip(chunk, total.float().cpu()):
+                scores[i, j] = s
+        return scores
+
+    # ------------------------------------------------------------------ persistence
+    def save_pretrained(self, path: str | os.PathLike, *, save_base: bool | None = None) -> None:
+        """Write a self-contained directory atomically.
+
+        Files: config.json, renderer.safetensors, tokenizer/processor files, and either backbone/ (full HF
+        weights) or adapter/ (peft LoRA) + trained.safetensors (non-LoRA trainable backbone weights) with
+        backbone/ holding the base when ``save_base`` (default: True for tiny backbones).
+        """
+        if save_base is None:
+            save_base = backbones.is_tiny(self.config.backbone) or self.lora_config is None
+        with atomic_dir(path) as tmp:
+            self.config.save(tmp / "config.json")
+            save_tensors(dict(self.renderer.state_dict()), tmp / "renderer.safetensors")
+            self.tokenizer.save_pretrained(tmp)
+            (tmp / "preprocessor_config.json").write_text(json.dumps(self.processor_config, indent=2, default=str))
+            base_sd = {k: v for k, v in self.backbone.state_dict().items() if "lora_" not in k}
+            if save_base:
+                (tmp / "backbone").mkdir()
+                self.backbone.config.save_pretrained(tmp / "backbone")
+                save_tensors(base_sd, tmp / "backbone" / "model.safetensors")
+            if self.lora_config is not None:
+                from peft import get_peft_model_state_dict
+
+                (tmp / "adapter").mkdir()
+                self.lora_config.save_pretrained(tmp / "adapter")
+                save_tensors(get_peft_model_state_dict(self.backbone), tmp / "adapter" / "adapter_model.safetensors")
+                if not save_base:
+                    names = {n for g in ("projector", "vision", "llm") if g in self.trainable_groups
+                             for n, _ in self.named_parameter_groups()[g]}
+                    trained = {k: v for k, v in base_sd.items() if f"backbone.{k}" in names}
+                    save_tensors(trained, tmp / "trained.safetensors")
+                    (tmp / "base.json").write_text(json.dumps({"backbone": self.config.backbone}))
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, *, base: str | os.PathLike | None = None) -> SkeletonLLM:
+        """Load a directory written by :meth:`save_pretrained`; ``base`` overrides where the base backbone
+        comes from for adapter-only checkpoints (a hub id, a local HF directory or a skeletonllm checkpoint)."""
+        path = Path(path)
+        if not path.is_dir():
+            raise CheckpointError(f"{path}: checkpoint directory does not exist")
+        try:
+            config = SkeletonLLMConfig.load(path / "config.json")
+        except (FileNotFoundError, ValueError) as exc:
+            raise CheckpointError(str(exc)) from exc
+        for name in ("renderer.safetensors", "preprocessor_config.json"):
+            if not (path / name).is_file():
+                raise CheckpointError(f"{path / name}: missing file")
+        if not any((path / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json")):
+            raise CheckpointError(f"{path / 'tokenizer.json'}: missing tokenizer files")
+        bb = cls._load_backbone(path, config, base)
+        no_lora = SkeletonLLMConfig.from_dict({**config.to_dict(), "lora": {**config.to_dict()["lora"], "enabled": False},
+                                                "trainable": [g for g in config.trainable if g != "lora"]})
+        model = cls(no_lora, _backbone=bb)
+        model.config = config
+        if config.lora.enabled:
+            adapter = path / "adapter"
+            if not (adapter / "adapter_config.json").is_file():
+                raise CheckpointError(f"{adapter / 'adapter_config.json'}: missing file (config says LoRA is enabled)")
+            model._add_lora()
+            from peft import set_peft_model_state_dict
+
+            res = set_peft_model_state_dict(model.backbone, load_tensors(adapter / "adapter_model.safetensors"))
+            unexpected = getattr(res, "unexpected_keys", [])
+            if unexpected:
+                raise CheckpointError(f"{adapter / 'adapter_model.safetensors'}: unexpected keys {unexpected[:5]}")
+            if (path / "trained.safetensors").exists() or not (path / "backbone").is_dir():
+                trained = load_tensors(path / "trained.safetensors")
+                _load_state(model.backbone, trained, path / "trained.safetensors", strict=False)
+        _load_state(model.renderer, load_tensors(path / "renderer.safetensors"), path / "renderer.safetensors")
+        model.set_trainable(config.trainable)
+        return model
+
+    @staticmethod
+    def _load_backbone(path: Path, config: SkeletonLLMConfig, base) -> backbones.Backbone:
+        from transformers import AutoTokenizer
+
+        try:
+            tok = AutoTokenizer.from_pretrained(path)
+        except Exception as exc:  # tokenizers raise many types on bad files
+            raise CheckpointError(f"{path}: cannot load tokenizer files ({exc})") from exc
+        try:
+            proc = json.loads((path / "preprocessor_config.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"{path / 'preprocessor_config.json'}: not valid JSON ({exc})") from exc
+        bdir = path / "backbone"
+        if base is None and bdir.is_dir():
+            return backbones.Backbone(_hf_from_dir(bdir), tok, proc)
+        if base is not None:
+            source = str(base)
+        elif (path / "base.json").is_file():
+            source = json.loads((path / "base.json").read_text())["backbone"]
+        else:
+            source = config.backbone
+        if (Path(source) / "backbone" / "config.json").is_file():  # another skeletonllm checkpoint
+            return backbones.Backbone(_hf_from_dir(Path(source) / "backbone"), tok, proc)
+        if backbones.is_tiny(source):
+            r = config.renderer
+            bb = backbones.build_tiny(source, frames=r.frames, size=r.size, views=r.views, seed=config.seed)
+        else:
+            bb = backbones.load_pretrained_backbone(source, dtype=_dtype(config.dtype))
+        return backbones.Backbone(bb.model, tok, proc)
+
+    # ------------------------------------------------------------------ convenience
+    def __repr__(self) -> str:  # nn.Module's repr of a whole VLM is unreadable
+        counts = {g: sum(p.numel() for p in ps) for g, ps in self.parameter_groups().items()}
+        return f"SkeletonLLM(backbone={self.config.backbone!r}, visual_tokens={self.visual_tokens}, params={counts})"
+
+
+def _load_state(module: nn.Module, sd: dict, source: Path, strict: bool = True) -> None:
+    own = module.state_dict()
+    missing = [k for k in own if k not in sd and "lora_" not in k] if strict else []
+    unexpected = [k for k in sd if k not in own]
+    if missing or unexpected:
+        raise CheckpointError(f"{source}: does not match the model (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    for k, v in sd.items():
+        if own[k].shape != v.shape:
+            raise CheckpointError(f"{source}: tensor {k!r} has shape {tuple(v.shape)}, model expects {tuple(own[k].shape)}")
+    module.load_state_dict(sd, strict=False)
+
+
+def _hf_from_dir(bdir: Path) -> nn.Module:
+    """A backbone saved as backbone/{config.json, model.safetensors}; errors name the bad file."""
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    if not (bdir / "config.json").is_file():
+        raise CheckpointError(f"{bdir / 'config.json'}: missing file")
+    try:
+        hf_cfg = AutoConfig.from_pretrained(bdir)
+    except Exception as exc:
+        raise CheckpointError(f"{bdir / 'config.json'}: invalid backbone config ({exc})") from exc
+    sd = load_tensors(bdir / "model.safetensors")
+    model = AutoModelForImageTextToText.from_config(hf_cfg)
+    _load_state(model, sd, bdir / "model.safetensors")
+    if getattr(hf_cfg, "tie_word_embeddings", False):
+        model.tie_weights()
+    return model.eval()
+
+
+def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(B, L, V), (B, L) -> (B, L-1) log p(labels[t+1] | <= t) (0 where label is ignored)."""
+    lp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    tgt = labels[:, 1:].clamp_min(0)
+    return lp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+
+
+def weighted_lm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Next-token CE weighted per target token: sum(w * ce) / sum(w) over positions with labels != -100."""
+    shift_logits = logits[:, :-1].float()
+    shift_labels = labels[:, 1:]
+    w = weights[:, 1:] * (shift_labels != IGNORE).float()
+    ce = F.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]), shift_labels.reshape(-1).clamp_min(0),
+                         reduction="none").view_as(w)
+    return (ce * w).sum() / w.sum().clamp_min(1e-8)
