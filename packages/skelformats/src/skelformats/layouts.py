@@ -339,7 +339,7 @@ CMU31 = _tree("cmu31", [
     ("rhand", "rwrist", None),
     ("rfingers", "rhand", "right_hand_tip"),
     ("rthumb", "rwrist", "right_thumb"),
-], dims=3, units=None, up_axis="y")
+], dims=3, units="m", up_axis="y")
 
 BUILTIN_LAYOUTS = (
     NTU25, KINECT_V1_20, MSR20, OPENNI15, PENN13, COCO17, OPENPOSE18, OPENPOSE25, MEDIAPIPE33,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-_MODULES: tuple[str, ...] = ("npz", "bvh")
+_MODULES: tuple[str, ...] = ("npz", "bvh", "asf_amc", "nwucla")
 
 for _name in _MODULES:
     importlib.import_module(f"{__name__}.{_name}")

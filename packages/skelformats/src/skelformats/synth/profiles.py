@@ -74,7 +74,7 @@ class Script:
 
     def evaluate(self, t: np.ndarray) -> dict[str, np.ndarray]:
         """Every scripted DOF sampled at times ``t`` (seconds), in degrees."""
-        out = {}
+        out = {dof: np.full(t.shape, float(v)) for dof, v in self.rest.items()}
         for dof, keys in self.keys.items():
             times = np.array([k[0] for k in keys])
             values = np.array([k[1] for k in keys])
