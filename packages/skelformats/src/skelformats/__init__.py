@@ -22,6 +22,8 @@ from .errors import (
 )
 from .layout import Layout, part_tags
 from .motion import Motion
+from .convert import ConversionPlan, conversion_matrix, conversion_plan, convert
+from .normalize import normalize
 from .registry import (
     detect_format,
     get_layout,
@@ -37,7 +39,8 @@ from .registry import (
 
 __all__ = [
     "__version__", "canonical", "CANONICAL_JOINTS", "PART_NAMES",
-    "Layout", "Motion", "part_tags",
+    "Layout", "Motion", "part_tags", "convert", "conversion_matrix", "conversion_plan", "ConversionPlan",
+    "normalize",
     "get_layout", "register_layout", "list_layouts",
     "register_reader", "register_writer", "list_readers", "list_writers", "detect_format", "load", "save",
     "SkelFormatError", "SkelFormatWarning", "UnknownFormatError", "TruncatedFileError", "JointCountError",

@@ -96,7 +96,14 @@ def write_npz(motion: Motion, path: Path) -> None:
 
 
 def _sniff(path: Path, head: bytes) -> bool:
-    return head.startswith(b"PK")  and b"header.npy" in head
+    if not head.startswith(b"PK"):
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return {"header.npy", "data.npy"} <= names
 
 
 @register_reader("npz", extensions=(".npz",), sniff=_sniff)
@@ -129,4 +136,7 @@ def read_npz(path: Path) -> Motion:
     if registered is not None and registered == layout:
         layout = registered
     meta = _decode(header.get("meta", {}), arrays)
-    return Motion(data=data, layout=layout, fps=header["fps"], confidence=conf, meta=meta)
+    try:
+        return Motion(data=data, layout=layout, fps=header.get("fps"), confidence=conf, meta=meta)
+    except SkelFormatError as e:  # name this file, not the one recorded in meta["source"]
+        raise type(e)(path, e.problem) from None

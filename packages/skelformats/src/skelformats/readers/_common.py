@@ -79,10 +79,22 @@ def loadmat(path: Path, **kw) -> dict:
         raise CorruptDataError(path, f"not a readable MATLAB file: {type(e).__name__}: {e}") from None
 
 
+def mat_variables(path: Path, head: bytes) -> set[str]:
+    """Names of the variables of a MATLAB v4-v7 file (empty set when it is not one); for sniffing."""
+    if not head.startswith(b"MATLAB"):
+        return set()
+    import scipy.io
+
+    try:
+        return {name for name, _, _ in scipy.io.whosmat(str(path))}
+    except Exception:  # sniffing never raises
+        return set()
+
+
 def mat_field(path: Path, container, key: str, what: str = "MATLAB file"):
     """``container[key]`` for a loadmat dict or a MATLAB struct record; CorruptDataError if absent."""
     try:
-        names = container.dtype.names if isinstance(container, np.ndarray) else container.keys()
+        names = container.dtype.names if isinstance(container, (np.ndarray, np.void)) else container.keys()
         if key not in names:
             raise KeyError(key)
         return container[key]

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import CorruptDataError, EmptySequenceError, JointCountError, ShapeError
 from ..motion import Motion
 from ..registry import register_reader
-from ._common import load_all, loadmat, mat_field, mat_scalar, mat_string, warn
+from ._common import load_all, loadmat, mat_variables, mat_field, mat_scalar, mat_string, warn
 
 NUM_JOINTS = 15
 FPS = 30.0
@@ -104,7 +104,7 @@ def load_dataset(root) -> list[Motion]:
 
 
 def _sniff(path: Path, head: bytes) -> bool:
-    return head.startswith(b"MATLAB") and path.name.lower() == "skeletal_data.mat"
+    return "skeletal_data" in mat_variables(path, head)
 
 
 @register_reader("florence3d", extensions=(".mat",), sniff=_sniff)
