@@ -312,7 +312,7 @@ class SkeletonLLM(nn.Module):
             save_tensors(dict(self.renderer.state_dict()), tmp / "renderer.safetensors")
             self.tokenizer.save_pretrained(tmp)
             (tmp / "preprocessor_config.json").write_text(json.dumps(self.processor_config, indent=2, default=str))
-            base_sd = {k: v for k, v in self.backbone.state_dict().items() if "lora_" not in k}
+            base_sd = {k.replace(".base_layer", ""): v for k, v in self.backbone.state_dict().items() if "lora_" not in k}
             if save_base:
                 (tmp / "backbone").mkdir()
                 self.backbone.config.save_pretrained(tmp / "backbone")
@@ -326,6 +326,7 @@ class SkeletonLLM(nn.Module):
                 if not save_base:
                     names = {n for g in ("projector", "vision", "llm") if g in self.trainable_groups
                              for n, _ in self.named_parameter_groups()[g]}
+                    names = {n.replace(".base_layer", "") for n in names}
                     trained = {k: v for k, v in base_sd.items() if f"backbone.{k}" in names}
                     save_tensors(trained, tmp / "trained.safetensors")
                     (tmp / "base.json").write_text(json.dumps({"backbone": self.config.backbone}))
@@ -355,6 +356,9 @@ class SkeletonLLM(nn.Module):
             adapter = path / "adapter"
             if not (adapter / "adapter_config.json").is_file():
                 raise CheckpointError(f"{adapter / 'adapter_config.json'}: missing file (config says LoRA is enabled)")
+            if (path / "trained.safetensors").exists() or not (path / "backbone").is_dir():
+                trained = load_tensors(path / "trained.safetensors")
+                _load_state(model.backbone, trained, path / "trained.safetensors", strict=False)
             model._add_lora()
             from peft import set_peft_model_state_dict
 
@@ -362,9 +366,6 @@ class SkeletonLLM(nn.Module):
             unexpected = getattr(res, "unexpected_keys", [])
             if unexpected:
                 raise CheckpointError(f"{adapter / 'adapter_model.safetensors'}: unexpected keys {unexpected[:5]}")
-            if (path / "trained.safetensors").exists() or not (path / "backbone").is_dir():
-                trained = load_tensors(path / "trained.safetensors")
-                _load_state(model.backbone, trained, path / "trained.safetensors", strict=False)
         _load_state(model.renderer, load_tensors(path / "renderer.safetensors"), path / "renderer.safetensors")
         model.set_trainable(config.trainable)
         return model

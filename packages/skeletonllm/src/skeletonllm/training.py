@@ -1,0 +1,384 @@
+"""``train_stage``: one training stage of a SkeletonLLM with accelerate.
+
+Data order is a pure function of (seed, micro-batch index): epoch ``e`` uses ``randperm(N)`` from a
+generator seeded with ``seed`` and ``e``; each optimizer step consumes ``grad_accum`` global batches of
+``batch_size * world_size`` records, each process taking every ``world_size``-th record. Resuming from a
+checkpoint at step ``s`` therefore continues with exactly the batches the uninterrupted run would see.
+
+Checkpoints (``out_dir/checkpoints/step-XXXXXXXX/``, written to a temp dir then ``os.replace``d):
+``weights.safetensors`` (trainable parameters), ``optimizer.safetensors`` + ``optimizer.json``,
+``scheduler.json``, ``trainer_state.json`` (step, data position, seed, settings), ``rng-<rank>.safetensors``.
+``out_dir/checkpoints/latest`` names the newest. The trained model is saved to ``out_dir/model``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, atomic_dir, atomic_write_text, load_tensors, save_tensors
+from .config import GROUPS
+
+Objective = Callable[[torch.nn.Module, dict], "tuple[torch.Tensor, dict]"]
+
+
+def lm_objective(model, batch) -> tuple[torch.Tensor, dict]:
+    """Default objective: the (loss-weighted) LM loss of ``model(batch)``."""
+    return model(batch), {}
+
+
+def unwrap(model):
+    """The SkeletonLLM inside a DDP/compiled wrapper."""
+    while hasattr(model, "module"):
+        model = model.module
+    return getattr(model, "_orig_mod", model)
+
+
+# ---------------------------------------------------------------------------------------- data order
+def epoch_permutation(n: int, seed: int, epoch: int) -> list[int]:
+    g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
+    return torch.randperm(n, generator=g).tolist()
+
+
+def batch_indices(n: int, micro: int, global_batch: int, seed: int, rank: int = 0, world: int = 1) -> list[int]:
+    """Record indices of global micro-batch ``micro`` taken by process ``rank``."""
+    per_epoch = max(1, n // global_batch)
+    epoch, b = divmod(micro, per_epoch)
+    perm = epoch_permutation(n, seed, epoch)
+    if n < global_batch:  # tiny sets: repeat the permutation to fill a batch
+        perm = (perm * math.ceil(global_batch / n))[:global_batch]
+    chunk = perm[b * global_batch : (b + 1) * global_batch]
+    return chunk[rank::world]
+
+
+# ---------------------------------------------------------------------------------------- state I/O
+def _optimizer_to_files(opt: torch.optim.Optimizer, directory: Path) -> None:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for idx, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{idx}.{k}"] = v
+            else:
+                scalars[f"{idx}.{k}"] = v
+    save_tensors(tensors, directory / "optimizer.safetensors")
+    (directory / "optimizer.json").write_text(json.dumps({"param_groups": sd["param_groups"], "scalars": scalars}))
+
+
+def _optimizer_from_files(opt: torch.optim.Optimizer, directory: Path) -> None:
+    tensors = load_tensors(directory / "optimizer.safetensors")
+    meta = _read_json(directory / "optimizer.json")
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = v
+    for key, v in meta.get("scalars", {}).items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = v
+    try:
+        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (ValueError, KeyError) as exc:
+        raise CheckpointError(f"{directory / 'optimizer.json'}: does not match the trainable parameters ({exc})") from exc
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing file")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def _rng_state() -> tuple[dict, dict]:
+    tensors = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"cuda{i}"] = s
+    py = random.getstate()
+    np_state = np.random.get_state()
+    meta = {"python": [py[0], list(py[1]), py[2]],
+            "numpy": [np_state[0], np_state[1].tolist(), *[int(x) if i != 2 else float(x) for i, x in enumerate(np_state[2:], 2)]]}
+    return tensors, meta
+
+
+def _set_rng_state(tensors: dict, meta: dict) -> None:
+    torch.set_rng_state(tensors["torch"])
+    if torch.cuda.is_available():
+        states = [tensors[k] for k in sorted(k for k in tensors if k.startswith("cuda"))]
+        if states:
+            torch.cuda.set_rng_state_all(states)
+    py = meta["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    npst = meta["numpy"]
+    np.random.set_state((npst[0], np.asarray(npst[1], dtype=np.uint32), int(npst[2]), int(npst[3]), float(npst[4])))
+
+
+def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
+    ck = Path(out_dir) / "checkpoints"
+    pointer = ck / "latest"
+    if not pointer.is_file():
+        return None
+    path = ck / pointer.read_text().strip()
+    if not path.is_dir():
+        raise CheckpointError(f"{pointer}: points at {path.name}, which does not exist")
+    return path
+
+
+@dataclass
+class StageResult:
+    out_dir: Path
+    model_dir: Path
+    step: int
+    loss: float
+    samples_per_s: float
+    resumed_from: int
+
+
+# ---------------------------------------------------------------------------------------- the loop
+def _make_scheduler(opt, steps: int, warmup: int, schedule: str):
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if schedule == "cosine":
+            progress = (step - warmup) / max(1, steps - warmup)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        return 1.0
+
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def _tensorboard(out_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return None
+    return SummaryWriter(str(out_dir / "tensorboard"))
+
+
+def train_stage(
+    model,
+    records: Sequence,
+    *,
+    out_dir: str | os.PathLike,
+    steps: int,
+    batch_size: int = 8,
+    lr: float = 1e-3,
+    grad_accum: int = 1,
+    trainable: Sequence[str] | None = None,
+    objective: Objective | None = None,
+    save_every: int | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    weight_decay: float = 0.0,
+    warmup: int = 0,
+    schedule: str = "constant",
+    lr_groups: dict[str, float] | None = None,
+    max_grad_norm: float | None = 1.0,
+    mixed_precision: str | None = None,
+    collate_fn: Callable | None = None,
+    accelerator=None,
+    progress: bool = True,
+    log_every: int = 1,
+    save_model: bool = True,
+    stage_name: str | None = None,
+) -> StageResult:
+    """Train ``model`` (a SkeletonLLM, modified in place) for ``steps`` optimizer steps on ``records``.
+
+    trainable: parameter groups to train (default: ``model.config.trainable``); lr_groups: per-group lr
+    overrides. objective(model, batch) -> (loss, logs) defaults to the LM loss. ``resume`` continues from
+    ``out_dir/checkpoints/latest`` with the same data order; a finished stage (final step reached) is a
+    no-op apart from reloading its weights.
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    from tqdm.auto import tqdm
+
+    if steps < 1 or batch_size < 1 or grad_accum < 1:
+        raise ValueError("steps, batch_size and grad_accum must be >= 1")
+    if len(records) == 0:
+        raise ValueError("no training records")
+    out_dir = Path(out_dir)
+    objective = objective or lm_objective
+    acc = accelerator or Accelerator(
+        mixed_precision=mixed_precision or "no",
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+    base = unwrap(model)
+    groups = tuple(trainable) if trainable is not None else tuple(base.config.trainable)
+    base.set_trainable(groups)
+    base.to(acc.device)
+    collate = collate_fn or base.collator()
+
+    named = base.named_parameter_groups()
+    param_groups, trainable_names = [], []
+    for g in GROUPS:
+        items = [(n, p) for n, p in named[g] if p.requires_grad]
+        if not items:
+            continue
+        trainable_names += [n for n, _ in items]
+        param_groups.append({"params": [p for _, p in items], "lr": (lr_groups or {}).get(g, lr), "name": g})
+    if not param_groups:
+        raise ValueError(f"nothing to train: groups {groups} have no parameters")
+    opt = torch.optim.AdamW(param_groups, lr=lr, weight_decay=weight_decay)
+    sched = _make_scheduler(opt, steps, warmup, schedule)
+
+    start_step = 0
+    ckpt = latest_checkpoint(out_dir) if resume else None
+    if ckpt is not None:
+        state = _read_json(ckpt / "trainer_state.json")
+        if state.get("trainable_names") != trainable_names:
+            raise CheckpointError(f"{ckpt / 'trainer_state.json'}: trainable parameters differ from this run")
+        weights = load_tensors(ckpt / "weights.safetensors")
+        params = dict(base.named_parameters())
+        with torch.no_grad():
+            for n in trainable_names:
+                if n not in weights:
+                    raise CheckpointError(f"{ckpt / 'weights.safetensors'}: missing tensor {n!r}")
+                params[n].copy_(weights[n])
+        _optimizer_from_files(opt, ckpt)
+        sched_state = _read_json(ckpt / "scheduler.json")
+        sched.last_epoch = sched_state["last_epoch"]
+        sched._step_count = sched_state["_step_count"]
+        for g, lr_now in zip(opt.param_groups, sched_state["last_lr"]):
+            g["lr"] = lr_now
+        sched._last_lr = list(sched_state["last_lr"])
+        rng_file = ckpt / f"rng-{acc.process_index}.safetensors"
+        if rng_file.is_file():
+            _set_rng_state(load_tensors(rng_file), _read_json(ckpt / f"rng-{acc.process_index}.json"))
+        start_step = int(state["step"])
+        if state.get("seed") != seed or state.get("batch_size") != batch_size or state.get("grad_accum") != grad_accum:
+            raise CheckpointError(f"{ckpt / 'trainer_state.json'}: seed/batch_size/grad_accum differ from this run")
+    else:
+        torch.manual_seed(seed + acc.process_index)
+        random.seed(seed)
+        np.random.seed(seed)
+
+    wrapped, opt, sched = acc.prepare(model, opt, sched)
+    world, rank = acc.num_processes, acc.process_index
+    gb = batch_size * world
+    n = len(records)
+    metrics_path = out_dir / "metrics.jsonl"
+    if acc.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _truncate_metrics(metrics_path, start_step)
+    tb = _tensorboard(out_dir) if acc.is_main_process else None
+    bar = tqdm(total=steps, initial=start_step, disable=not (progress and acc.is_main_process),
+               desc=stage_name or "train", dynamic_ncols=True)
+    wrapped.train()
+    t0, seen, loss_val, last = time.perf_counter(), 0, float("nan"), start_step
+
+    def save_checkpoint(step: int) -> None:
+        _save_checkpoint(acc, base, opt, sched, out_dir, step, trainable_names,
+                         {"seed": seed, "batch_size": batch_size, "grad_accum": grad_accum, "steps": steps,
+                          "world_size": world, "records": n, "stage": stage_name})
+
+    for step in range(start_step, steps):
+        logs_acc: dict[str, float] = {}
+        loss_sum = 0.0
+        ids = []
+        for micro in range(grad_accum):
+            m = step * grad_accum + micro
+            idx = batch_indices(n, m, gb, seed, rank, world)
+            batch = collate([records[i] for i in idx])
+            ids += list(batch.get("ids", []))
+            sync = micro == grad_accum - 1
+            ctx = contextlib.nullcontext() if sync or world == 1 else acc.no_sync(wrapped)
+            with ctx:
+                loss, logs = objective(wrapped, batch)
+                acc.backward(loss / grad_accum)
+            loss_sum += float(loss.detach()) / grad_accum
+            for k, v in (logs or {}).items():
+                logs_acc[k] = logs_acc.get(k, 0.0) + float(v) / grad_accum
+        if max_grad_norm:
+            acc.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], max_grad_norm)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        seen += gb * grad_accum
+        elapsed = time.perf_counter() - t0
+        loss_val = float(acc.reduce(torch.tensor(loss_sum, device=acc.device), reduction="mean"))
+        sps = seen / max(elapsed, 1e-9)
+        last = step + 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_val:.4f}", samples_s=f"{sps:.1f}")
+        if acc.is_main_process and ((step + 1) % log_every == 0 or step + 1 == steps):
+            row = {"step": step + 1, "loss": loss_val, "lr": sched.get_last_lr()[0], "samples_per_s": sps,
+                   "elapsed_s": elapsed, "epoch": (step * grad_accum) // max(1, n // gb), "ids": ids, **logs_acc}
+            if stage_name:
+                row["stage"] = stage_name
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            if tb is not None:
+                tb.add_scalar("loss", loss_val, step + 1)
+                tb.add_scalar("samples_per_s", sps, step + 1)
+                for k, v in logs_acc.items():
+                    tb.add_scalar(k, v, step + 1)
+        if save_every and (step + 1) % save_every == 0 and step + 1 < steps:
+            save_checkpoint(step + 1)
+    bar.close()
+    if tb is not None:
+        tb.close()
+    if last > start_step or ckpt is None:
+        save_checkpoint(last)
+    model_dir = out_dir / "model"
+    if save_model and acc.is_main_process:
+        base.save_pretrained(model_dir)
+    acc.wait_for_everyone()
+    elapsed = time.perf_counter() - t0
+    return StageResult(out_dir, model_dir, last, loss_val, seen / max(elapsed, 1e-9), start_step)
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop rows past ``step`` so a resumed run's metrics read as one run."""
+    if not path.is_file():
+        return
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
+    atomic_write_text(path, "".join(line + "\n" for line in keep))
+
+
+def _save_checkpoint(acc, base, opt, sched, out_dir: Path, step: int, names: list[str], settings: dict) -> None:
+    ck = out_dir / "checkpoints"
+    name = f"step-{step:08d}"
+    rng_t, rng_meta = _rng_state()
+    # Every rank writes its RNG state first; rank 0 then writes the checkpoint in one atomic swap.
+    if acc.num_processes > 1:
+        rng_dir = ck / "rng" / name
+        rng_dir.mkdir(parents=True, exist_ok=True)
+        save_tensors(rng_t, rng_dir / f"rng-{acc.process_index}.safetensors")
+        atomic_write_text(rng_dir / f"rng-{acc.process_index}.json", json.dumps(rng_meta))
+        acc.wait_for_everyone()
+    if acc.is_main_process:
+        params = dict(base.named_parameters())
+        with atomic_dir(ck / name) as tmp:
+            save_tensors({n: params[n] for n in names}, tmp / "weights.safetensors")
+            _optimizer_to_files(opt.optimizer if hasattr(opt, "optimizer") else opt, tmp)
+            s = sched.scheduler if hasattr(sched, "scheduler") else sched
+            (tmp / "scheduler.json").write_text(json.dumps(
+                {"last_epoch": s.last_epoch, "_step_count": s._step_count, "last_lr": s.get_last_lr()}))
+            if acc.num_processes > 1:
+                for r in range(acc.num_processes):
+                    for ext in ("safetensors", "json"):
+                        src = ck / "rng" / name / f"rng-{r}.{ext}"
+                        os.replace(src, tmp / src.name)
+            else:
+                save_tensors(rng_t, tmp / "rng-0.safetensors")
+                (tmp / "rng-0.json").write_text(json.dumps(rng_meta))
+            (tmp / "trainer_state.json").write_text(json.dumps(
+                {"step": step, "micro_batch": step * settings["grad_accum"], "trainable_names": names, **settings},
+                indent=1))
+        atomic_write_text(ck / "latest", name)
+    acc.wait_for_everyone()
