@@ -141,7 +141,7 @@ def _generate_rows(ctx, model, label, motions, prompts, **kw) -> list[str]:
 
 def _baseline_for(ctx: Context, key, train: list[Sample], classes: list[str], dims: int, layout=None):
     """Train (once per key) the GCN on ``train`` under the run's CPU budget. Rank 0 only."""
-    from skelbench.baseline import train_baseline
+    from skelbench.baseline import DEFAULT_LAYOUT_2D, train_baseline
 
     if key not in ctx._baselines:
         label = f"baseline {key[0]}"
@@ -149,7 +149,7 @@ def _baseline_for(ctx: Context, key, train: list[Sample], classes: list[str], di
             [s.motion for s in train],
             [s.label for s in train],
             classes,
-            layout=layout or ctx.baseline_layout,
+            layout=layout or (ctx.baseline_layout if dims == 3 else DEFAULT_LAYOUT_2D),
             dims=dims,
             budget_s=ctx.baseline_budget_s,
             seed=ctx.seed,

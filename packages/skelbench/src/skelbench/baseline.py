@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 DEFAULT_LAYOUT = "ntu25"
+DEFAULT_LAYOUT_2D = "coco17"  # 2D data cannot be lifted to 3D; such tasks run in 2D
 FRAMES = 32
 
 
@@ -33,6 +34,9 @@ def to_layout(motion, layout: str):
 
     if motion.layout.name == layout:
         return motion
+    if motion.dims == 3 and skelformats.get_layout(layout).dims == 2:
+        # Orthographic view along z, the same for training and test inputs.
+        return skelformats.convert(motion, layout, project="xy")
     return skelformats.convert(motion, layout)
 
 

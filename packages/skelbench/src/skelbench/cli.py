@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", default="synth", help="synth or a real dataset name (see `skelbench list`)")
     t.add_argument("--data-dir", default=None)
     t.add_argument("--budget", type=float, default=60.0, help="CPU seconds of training")
-    t.add_argument("--layout", default="ntu25", help="layout every input is converted to")
+    t.add_argument("--layout", default="ntu25",
+                   help="layout every 3D input is converted to (2D data uses coco17)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, help="directory for baseline.safetensors + baseline.json")
     return p
@@ -164,7 +165,7 @@ def cmd_list(a) -> int:
 
 
 def cmd_train_baseline(a) -> int:
-    from skelbench.baseline import train_baseline
+    from skelbench.baseline import DEFAULT_LAYOUT_2D, train_baseline
     from skelbench.datasets import load_split
 
     train = load_split(a.dataset, "train", a.data_dir)
@@ -172,7 +173,7 @@ def cmd_train_baseline(a) -> int:
     dims = min(s.motion.dims for s in train.samples + test.samples)
     t0 = time.perf_counter()
     model = train_baseline([s.motion for s in train.samples], [s.label for s in train.samples], train.classes,
-                           layout=a.layout, dims=dims, budget_s=a.budget, seed=a.seed)
+                           layout=a.layout if dims == 3 else DEFAULT_LAYOUT_2D, dims=dims, budget_s=a.budget, seed=a.seed)
     import numpy as np
 
     preds = model.logits([s.motion for s in test.samples]).argmax(-1).numpy()

@@ -115,11 +115,16 @@ def _read_tsv(path: Path) -> list[dict]:
 
 
 def _load(path: Path):
-    """skelformats.load with a clear error; returns a list of motions."""
+    """skelformats.load; returns a list of motions. A sequence with no observed joint at all
+    (e.g. MSR a13_s09_e02, all zeros) is an error here: there is nothing to evaluate on."""
     import skelformats
 
     out = skelformats.load(path)
-    return out if isinstance(out, list) else [out]
+    out = out if isinstance(out, list) else [out]
+    for m in out:
+        if not m.mask.any() or not np.any(m.data):
+            raise DatasetError(f"{path}: no observed joint in any frame")
+    return out
 
 
 def _meta(motion, *keys, default=None):
@@ -237,11 +242,12 @@ def _utk_all(data_dir: str):
         except Exception as err:
             _skip_warn(skipped, path.name, err)
             continue
-        if len(loaded) > 1:
-            # The reader cut the recording into labelled segments itself.
+        if any("action_name" in m.meta or "frame_range" in m.meta for m in loaded):
+            # The reader cut the recording into its labelled segments itself.
             for m in loaded:
-                act = _meta(m, "action", "label")
+                act = _meta(m, "action_name", "action", "label")
                 if act not in UTK_NAMES:
+                    _skip_warn(skipped, f"{rec} segment", ValueError(f"unknown action {act!r}"))
                     continue
                 samples.append(
                     Sample(m, classes.index(UTK_NAMES[act]), f"{rec}_{act}", subject=subject)

@@ -23,28 +23,28 @@ def synth_classes() -> list[str]:
 
 
 def display_name(action: str) -> str:
-    return action.replace("_", " ")
-
-
-def caption_for(motion, action: str, seed: int) -> list[str]:
-    """Reference captions from the ground-truth parameters, written by skeletonllm's data module
-    (the same wording family the model's training records use)."""
-    from skeletonllm import data as sdata
-
-    fn = getattr(sdata, "caption_from_params", None) or getattr(sdata, "captions_from_params", None)
-    if fn is not None:
-        out = fn(motion.meta.get("params", {}), seed=seed) if _takes_seed(fn) else fn(motion.meta.get("params", {}))
-        return [out] if isinstance(out, str) else list(out)
-    raise RuntimeError("skeletonllm.data provides no caption generator (caption_from_params)")
-
-
-def _takes_seed(fn) -> bool:
-    import inspect
-
+    """The label text the model answers with (skeletonllm's own action phrase)."""
     try:
-        return "seed" in inspect.signature(fn).parameters or "rng" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+        from skeletonllm.data import action_phrase
+    except ImportError:
+        return action.replace("_", " ")
+    return action_phrase(action)
+
+
+def caption_for(motion, action: str, seed: int, n: int = 3) -> list[str]:
+    """``n`` reference captions in varied wording from the ground-truth parameters, written by
+    ``skeletonllm.data.caption_from_params`` (the wording family the model's training records use)."""
+    import random
+
+    from skeletonllm.data import caption_from_params
+
+    params = motion.meta.get("params", {})
+    refs = []
+    for k in range(n):
+        c = caption_from_params(action, params, random.Random(seed * 7 + k))
+        if c not in refs:
+            refs.append(c)
+    return refs
 
 
 @lru_cache(maxsize=16)
