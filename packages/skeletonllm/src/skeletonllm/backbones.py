@@ -108,7 +108,7 @@ def _tiny_qwen2vl(*, frames, size, views, corpus) -> Backbone:
     )
     model = Qwen2VLForConditionalGeneration(cfg)
     area = size[0] * size[1]
-    ip = Qwen2VLImageProcessorPil(size={"shortest_edge": min(area, 56 * 56), "longest_edge": max(area, 28 * 28 * 4)})
+    ip = Qwen2VLImageProcessorPil(size={"shortest_edge": min(area, 56 * 56), "longest_edge": max(4 * area, 28 * 28 * 16)})
     return Backbone(model, tok, ip.to_dict(), ip)
 
 

@@ -1,4 +1,4 @@
-"""Training objectives: callables ``objective(model, batch) -> loss`` plus the record builders that feed them.
+"""Training objectives: callables ``objective(model, batch) -> (loss, logs)`` (the ``train_stage`` contract) plus the record builders that feed them.
 
 - ``lm``: the model's own weighted token loss (``SkeletonLLM.forward``).
 - ``cr_distill``: causal-reasoning distillation; the student sees no label and learns rationale + answer
@@ -43,7 +43,7 @@ class LanguageModeling:
     """The model's weighted next-token loss on the batch targets."""
 
     def __call__(self, model, batch):
-        return model(batch)
+        return model(batch), {}
 
 
 register_objective("lm", LanguageModeling)

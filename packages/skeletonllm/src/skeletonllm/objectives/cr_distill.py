@@ -66,7 +66,7 @@ class CRDistill:
 
     def __call__(self, model, batch):
         if self.teacher is None or self.kd_weight == 0:
-            return model(batch)
+            return model(batch), {}
         import torch
 
         from ..teachers.hf import generalized_jsd_loss
@@ -86,4 +86,4 @@ class CRDistill:
         kd = generalized_jsd_loss(
             logits[:, :-1], t_logits[:, :-1].to(logits.dtype), labels[:, 1:], beta=beta, temperature=temp
         )
-        return loss + self.kd_weight * kd
+        return loss + self.kd_weight * kd, {"lm": float(loss.detach()), "kd": float(kd.detach())}

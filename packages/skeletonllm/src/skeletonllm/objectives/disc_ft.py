@@ -83,9 +83,10 @@ def ranking_loss(pos: torch.Tensor, neg: torch.Tensor, *, loss_type: str = "sigm
 def sequence_logprobs(model, samples: Sequence, prompts: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
     """Differentiable mean token log-likelihood (N,) of each answer given its (prepared) sample and prompt."""
     from ..model import IGNORE, token_logprobs
+    from ..training import unwrap
 
-    rows = [model.text.encode(p, a) for p, a in zip(prompts, answers)]
-    batch = model.text.pad(rows)
+    text = unwrap(model).text
+    batch = text.pad([text.encode(p, a) for p, a in zip(prompts, answers)])
     batch["samples"] = list(samples)
     _, logits = model(batch, return_logits=True)
     labels = batch["labels"].to(logits.device)
@@ -135,13 +136,15 @@ class DiscFT:
         return out
 
     def __call__(self, model, batch):
-        loss = model(batch) * self.lm_weight if self.lm_weight else 0.0
+        lm = model(batch)
+        loss = lm * self.lm_weight
+        logs = {"lm": float(lm.detach())}
         if not self.ranking_weight or not self.candidates:
-            return loss
+            return loss, logs
         rows = [(i, self.candidates[sid]) for i, sid in enumerate(batch.get("ids", [])) if sid in self.candidates]
         rows = [(i, c) for i, c in rows if c[2]]
         if not rows:
-            return loss
+            return loss, logs
         k = min(len(c[2]) for _, c in rows)
         samples, prompts, answers = [], [], []
         for i, (prompt, correct, negs) in rows:
@@ -151,4 +154,6 @@ class DiscFT:
                 answers.append(ans)
         lp = sequence_logprobs(model, samples, prompts, answers).view(len(rows), k + 1)
         rank = ranking_loss(lp[:, 0], lp[:, 1:], loss_type=self.loss_type, beta=self.beta)
-        return loss + self.ranking_weight * rank
+        logs["rank"] = float(rank.detach())
+        logs["rank_acc"] = float((lp[:, :1] > lp[:, 1:]).all(-1).float().mean())
+        return loss + self.ranking_weight * rank, logs

@@ -1,0 +1,29 @@
+"""``skeletonllm serve``: an OpenAI-compatible chat endpoint for a checkpoint."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="serve a checkpoint at an OpenAI-compatible /v1/chat/completions endpoint",
+        description="Serve CKPT over HTTP. Send the question as text and the skeleton as a 'skeleton' "
+        "content part (joints + layout name) or a base64 'file' part in any format skelformats reads.",
+    )
+    p.add_argument("--model", required=True, help="checkpoint directory (save_pretrained output)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    p.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    p.add_argument("--max-concurrency", type=int, default=2, help="requests processed at once")
+    p.add_argument("--max-body-mb", type=float, default=16.0, help="largest accepted request body")
+    p.add_argument("--max-frames", type=int, default=2000, help="longest accepted sequence")
+    p.add_argument("--name", default=None, help="model name reported by the API (default: directory name)")
+    p.add_argument("--verbose", action="store_true", help="log every request")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..serve import serve
+
+    serve(args.model, args.host, args.port, name=args.name, max_concurrency=args.max_concurrency,
+          max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_frames=args.max_frames, verbose=args.verbose)
+    return 0
