@@ -45,12 +45,15 @@ _reader_eps_loaded = False
 
 # ---------------------------------------------------------------------------------------- layouts
 def register_layout(layout: Layout, *, overwrite: bool = False) -> Layout:
-    """Add ``layout`` under ``layout.name``; re-registering an equal layout is a no-op."""
+    """Add ``layout`` under ``layout.name`` and return the registered instance (re-registering an
+    equal layout is a no-op returning the first instance)."""
     if not isinstance(layout, Layout):
         raise TypeError(f"register_layout expects a Layout, got {type(layout).__name__}")
     with _lock:
         old = _LAYOUTS.get(layout.name)
-        if old is not None and old != layout and not overwrite:
+        if old is not None and old == layout:
+            return old
+        if old is not None and not overwrite:
             raise SkelFormatError(None, f"a different layout named {layout.name!r} is already registered")
         _LAYOUTS[layout.name] = layout
     return layout
@@ -220,12 +223,14 @@ def detect_format(path: Union[str, os.PathLike]) -> str:
     sniffed = [s for s in by_ext if _sniff(s, path, head)]
     if sniffed:
         return sniffed[0].name
+    sniffed = [s for s in readers.values() if s not in by_ext and _sniff(s, path, head)]
+    if sniffed:  # content beats a misleading extension
+        return sniffed[0].name
+    if len(by_ext) == 1:  # damaged file of the only matching format: its reader says what is wrong
+        return by_ext[0].name
     no_sniff = [s for s in by_ext if s.sniff is None]
     if len(no_sniff) == 1:
         return no_sniff[0].name
-    sniffed = [s for s in readers.values() if s not in by_ext and _sniff(s, path, head)]
-    if sniffed:
-        return sniffed[0].name
     if by_ext:
         raise UnknownFormatError(
             path, f"content matches none of the readers for its extension ({', '.join(s.name for s in by_ext)})"

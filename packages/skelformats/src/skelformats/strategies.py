@@ -59,7 +59,7 @@ def motions(draw, layout=None, *, min_frames: int = 1, max_frames: int = 8, peop
     """Random Motions.  layout: a Layout/name, a strategy, or None (a built-in or random layout).
 
     people: False (single, (T, J, C)), True (multi, (M, T, J, C)) or None (either).
-    confidence: True/False/None(either) whether a confidence array (values in {0} U [0.1, 1]) is attached.
+    confidence: True/False/None(either) whether a confidence array (values in {0} U [0.125, 1]) is attached.
     """
     if layout is None:
         lay = draw(st.one_of(st.sampled_from(list_layouts()).map(get_layout), layouts()))
@@ -76,7 +76,7 @@ def motions(draw, layout=None, *, min_frames: int = 1, max_frames: int = 8, peop
     conf = None
     if with_conf:
         conf = draw(hnp.arrays(np.float32, shape[:-1], elements=st.one_of(
-            st.just(0.0), st.floats(0.1, 1.0, width=32))))
+            st.just(0.0), st.floats(0.125, 1.0, width=32))))
     fps = draw(st.sampled_from((10.0, 24.0, 25.0, 30.0, 60.0, 120.0)))
     return Motion(data=data, layout=lay, fps=fps, confidence=conf, meta={"generated": True})
 

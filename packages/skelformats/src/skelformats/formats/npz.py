@@ -24,9 +24,9 @@ VERSION = 1
 
 def _encode(obj, arrays: dict, path):
     """JSON-able structure; arrays/tuples/numpy scalars tagged so decoding restores them exactly."""
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+    if isinstance(obj, np.generic):  # before float: np.float64 subclasses float
+        return {"__npscalar__": obj.dtype.str, "value": obj.item()}
+    if obj is None or isinstance(obj, (bool, str, int, float)):
         return obj
     if isinstance(obj, np.ndarray):
         if obj.dtype == object:
@@ -34,8 +34,6 @@ def _encode(obj, arrays: dict, path):
         key = f"meta_{len(arrays)}"
         arrays[key] = obj
         return {"__ndarray__": key}
-    if isinstance(obj, np.generic):
-        return {"__npscalar__": obj.dtype.str, "value": obj.item()}
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     if isinstance(obj, tuple):
