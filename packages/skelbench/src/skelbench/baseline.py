@@ -90,7 +90,8 @@ class GraphConv(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, A: torch.Tensor):
         super().__init__()
-        self.register_buffer("A", A)
+        # Derived from the layout on construction, so not part of the saved state.
+        self.register_buffer("A", A.clone(), persistent=False)
         self.edge_importance = nn.Parameter(torch.ones_like(A))
         self.conv = nn.Conv2d(c_in, c_out * A.shape[0], 1)
         self.k = A.shape[0]
@@ -230,7 +231,7 @@ class BaselineGCN:
                 loss.backward()
                 opt.step()
                 steps += 1
-                loss_v = float(loss)
+                loss_v = float(loss.detach())
             epochs += 1
             if progress is not None:
                 progress(epochs, loss_v)
