@@ -53,53 +53,59 @@ def action_phrase(action: str) -> str:
 
 
 _NUM_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times", 6: "six times"}
-_SIDE_KEYS = ("side", "hand", "arm", "leg", "foot", "limb")
-_COUNT_KEYS = ("repetitions", "reps", "count", "cycles", "n", "times", "steps")
-_SPEED_KEYS = ("speed", "tempo", "rate")
-_DIR_KEYS = ("direction", "heading", "dir")
-_AMP_KEYS = ("amplitude", "height", "size", "extent")
+_VERBS = {
+    "walk": "walks", "run": "runs", "jump": "jumps", "wave": "waves", "clap": "claps", "squat": "squats",
+    "kick": "kicks", "punch": "punches", "bow": "bows", "sit_down": "sits down", "stand_up": "stands up",
+    "turn": "turns around", "raise_arms": "raises the arms", "throw": "throws", "pick_up": "picks something up",
+}
 
 
-def _first(params: dict, keys) -> Any:
-    for k in keys:
-        if k in params and params[k] is not None:
-            return params[k]
-    return None
-
-
-def _speed_word(v) -> str:
+def _speed_word(v) -> str | None:
     if isinstance(v, str):
         return v
-    return "quickly" if float(v) > 1.15 else "slowly" if float(v) < 0.85 else "at a steady pace"
+    v = float(v)
+    return "quickly" if v > 1.3 else "slowly" if v < 0.75 else None
 
 
 def caption_from_params(action: str, params: dict, rng: random.Random) -> str:
-    """A caption of a synthetic motion from its ground-truth parameters, in randomly varied wording."""
-    act = action_phrase(action)
-    side = _first(params, _SIDE_KEYS)
-    count = _first(params, _COUNT_KEYS)
-    speed = _first(params, _SPEED_KEYS)
-    direction = _first(params, _DIR_KEYS)
-    amp = _first(params, _AMP_KEYS)
-    details = []
-    if isinstance(side, str):
-        details.append(rng.choice([f"with the {side} side", f"using the {side} {'hand' if 'arm' in act or 'wav' in act else 'limb'}", f"on the {side}"]))
-    if isinstance(count, (int, float)) and not isinstance(count, bool) and float(count).is_integer():
-        n = int(count)
-        details.append(rng.choice([_NUM_WORDS.get(n, f"{n} times"), f"{n} times", f"for {n} repetitions"]))
-    if speed is not None:
-        details.append(_speed_word(speed))
-    if isinstance(direction, str):
-        details.append(rng.choice([f"moving {direction}", f"towards the {direction}", f"heading {direction}"]))
-    if isinstance(amp, (int, float)) and not isinstance(amp, bool):
-        details.append("with large movements" if float(amp) > 1.0 else "with small movements")
+    """A caption of a synthetic motion from its ground-truth ``meta["params"]``, in randomly varied wording.
+
+    Uses (when present) limb/side, repetitions, speed, amplitude, facing/heading and start/end posture.
+    """
+    verb = _VERBS.get(action)
     subject = rng.choice(["A person", "The person", "Someone", "The subject"])
-    verb = rng.choice(["performs", "does", "is doing", "carries out"])
-    body = f"{subject} {verb} {act}"
-    if details:
-        rng.shuffle(details)
-        body += " " + ", ".join(details)
-    return body + "."
+    body = f"{subject} {verb}" if verb else f"{subject} {rng.choice(['performs', 'does'])} {action_phrase(action)}"
+    details = []
+    locomotion = action in ("walk", "run")
+    limb = params.get("limb") or params.get("side")
+    if isinstance(limb, str) and limb not in ("both", "none"):
+        limb = limb.replace("_", " ")
+        the = "" if limb.startswith("both") else "the "
+        details.append(f"leading with {the}{limb}" if locomotion
+                       else rng.choice([f"with {the}{limb}", f"using {the}{limb}"]))
+    reps = params.get("repetitions")
+    if isinstance(reps, (int, float)) and not isinstance(reps, bool) and reps > 1:
+        n = int(reps)
+        details.append(f"taking {n} steps" if locomotion
+                       else rng.choice([_NUM_WORDS.get(n, f"{n} times"), f"{n} times", f"{n} times in a row"]))
+    speed = _speed_word(params["speed"]) if params.get("speed") is not None else None
+    if speed:
+        details.append(speed)
+    amp = params.get("amplitude")
+    if isinstance(amp, (int, float)) and not isinstance(amp, bool) and (amp > 1.2 or amp < 0.5):
+        details.append(rng.choice(["with large movements", "with wide motion"]) if amp > 1.2
+                       else rng.choice(["with small movements", "with a small motion"]))
+    heading = params.get("heading") or params.get("travel_direction")
+    if isinstance(heading, str):
+        details.append(rng.choice([f"heading {heading}", f"moving {heading}"]))
+    elif isinstance(params.get("facing"), str):
+        details.append(rng.choice([f"facing {params['facing']}", f"while facing {params['facing']}"]))
+    rng.shuffle(details)
+    text = body + (" " + ", ".join(details) if details else "")
+    start, end = params.get("start_posture"), params.get("end_posture")
+    if isinstance(start, str) and isinstance(end, str) and start != end:
+        text += rng.choice([f", going from {start} to {end}", f"; the person starts {start} and ends {end}"])
+    return text + "."
 
 
 def tokenizer_corpus() -> list[str]:
@@ -114,7 +120,10 @@ def tokenizer_corpus() -> list[str]:
     rng = random.Random(0)
     for a in actions:
         corpus += [action_phrase(a), " " + action_phrase(a)] * 4
-        corpus.append(caption_from_params(a, {"side": "left", "repetitions": 3, "speed": 1.3}, rng))
+        for reps in (2, 3, 4, 5):
+            corpus.append(caption_from_params(a, {"limb": "left_hand", "repetitions": reps, "speed": 1.5,
+                                                  "facing": "to the left", "start_posture": "standing",
+                                                  "end_posture": "sitting"}, rng))
     return corpus
 
 

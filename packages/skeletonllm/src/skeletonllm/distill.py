@@ -25,13 +25,30 @@ class Sample:
 
 
 def synthetic_samples(
-    n: int, *, actions: Sequence[str] | None = None, layouts: Sequence[str] = ("ntu25",), seed: int = 0
+    per_class: int,
+    *,
+    actions: Sequence[str] | None = None,
+    layouts: Sequence[str] = ("ntu25",),
+    seed: int = 0,
+    prefix: str = "synth",
 ) -> list[Sample]:
-    """``n`` labelled samples of the synthetic suite (the same motions and ids as ``data.synthetic_records``)."""
-    from .data import synthetic_records
+    """``per_class`` samples of every action of ``skelformats.synth`` (layouts cycled); ids
+    ``<prefix>-<action>-<k>`` and motions are a pure function of the arguments."""
+    from skelformats import synth
 
-    recs = synthetic_records(n, task="recognition", actions=actions, layouts=layouts, seed=seed)
-    return [Sample(r.id, r.motion, r.meta.get("action", r.target_text), dict(r.meta)) for r in recs]
+    actions = list(actions or synth.ACTIONS)
+    layouts = list(layouts) or ["ntu25"]
+    out = []
+    for k in range(per_class):
+        for a_i, action in enumerate(actions):
+            layout = layouts[(k + a_i) % len(layouts)]
+            m = synth.generate(action, layout=layout, seed=seed * 100_003 + k * len(actions) + a_i)
+            out.append(
+                Sample(
+                    f"{prefix}-{action}-{k:04d}", m, action, {"action": action, "layout": layout}
+                )
+            )
+    return out
 
 
 def manifest_samples(path: str | os.PathLike) -> Iterator[Sample]:
@@ -48,7 +65,9 @@ def manifest_samples(path: str | os.PathLike) -> Iterator[Sample]:
                 doc = json.loads(line)
                 sid, rel, label = str(doc["id"]), doc["path"], str(doc["label"])
             except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise ValueError(f"{path}:{lineno}: expected {{'id', 'path', 'label'}} JSON ({e!r})") from None
+                raise ValueError(
+                    f"{path}:{lineno}: expected {{'id', 'path', 'label'}} JSON ({e!r})"
+                ) from None
             file = Path(rel) if Path(rel).is_absolute() else path.parent / rel
             motion = load(file)
             if isinstance(motion, list):
@@ -147,4 +166,11 @@ def distill(
     return {"written": written, "skipped": skipped, "path": str(out)}
 
 
-__all__ = ["Sample", "distill", "manifest_samples", "read_done", "read_rationales", "synthetic_samples"]
+__all__ = [
+    "Sample",
+    "distill",
+    "manifest_samples",
+    "read_done",
+    "read_rationales",
+    "synthetic_samples",
+]

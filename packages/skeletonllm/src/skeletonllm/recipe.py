@@ -38,11 +38,32 @@ DEFAULT_TRAINABLE = {
     "cr_distill": ("renderer", "projector", "lora"),
     "refine": ("projector", "lora"),
 }
-_TRAIN_KEYS = ("steps", "batch_size", "lr", "grad_accum", "save_every", "seed", "weight_decay", "warmup",
-               "schedule", "lr_groups", "max_grad_norm", "mixed_precision", "log_every")
+_TRAIN_KEYS = (
+    "steps",
+    "batch_size",
+    "lr",
+    "grad_accum",
+    "save_every",
+    "seed",
+    "weight_decay",
+    "warmup",
+    "schedule",
+    "lr_groups",
+    "max_grad_norm",
+    "mixed_precision",
+    "log_every",
+)
 _STAGE_KEYS = {
     "warmup": (),
-    "disc_ft": ("loss_type", "beta", "ranking_weight", "lm_weight", "negatives", "yes_no", "ranking"),
+    "disc_ft": (
+        "loss_type",
+        "beta",
+        "ranking_weight",
+        "lm_weight",
+        "negatives",
+        "yes_no",
+        "ranking",
+    ),
     "cr_distill": ("rationale_weight", "answer_weight", "mix_recognition", "kd_weight"),
     "refine": ("mix_qa",),
 }
@@ -72,8 +93,19 @@ def load_recipe(path: str | os.PathLike) -> dict:
     stages = doc.get("stages")
     if not isinstance(stages, list) or not stages:
         _fail(path, "'stages' must be a non-empty list")
-    known = {"output_dir", "seed", "model", "data", "teacher", "mining", "defaults", "stages", "eval", "name",
-             "description"}
+    known = {
+        "output_dir",
+        "seed",
+        "model",
+        "data",
+        "teacher",
+        "mining",
+        "defaults",
+        "stages",
+        "eval",
+        "name",
+        "description",
+    }
     unknown = sorted(set(doc) - known)
     if unknown:
         _fail(path, f"unknown top-level key(s) {unknown}; known: {sorted(known)}")
@@ -99,7 +131,9 @@ def load_recipe(path: str | os.PathLike) -> dict:
         st["kind"] = kind
         st.setdefault("name", kind)
         st["trainable"] = tuple(st.get("trainable") or DEFAULT_TRAINABLE[kind])
-        if not st.get("skip") and (not isinstance(st.get("steps", doc.get("defaults", {}).get("steps")), int)):
+        if not st.get("skip") and (
+            not isinstance(st.get("steps", doc.get("defaults", {}).get("steps")), int)
+        ):
             _fail(path, f"stages[{i}] ({kind}): 'steps' must be an integer")
         if kind == "warmup" and set(st["trainable"]) - {"renderer"}:
             _fail(path, f"stages[{i}]: the warm-up trains the renderer only")
@@ -113,29 +147,29 @@ def load_recipe(path: str | os.PathLike) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- data
-def _samples(data: dict, *, per_class: int, seed: int, layouts: Sequence[str] | None = None, prefix: str = "train"):
-    """Synthetic labelled samples, ``per_class`` per action (ids stable across runs)."""
-    from skelformats import synth
-
-    from .distill import Sample
+def _samples(
+    data: dict,
+    *,
+    per_class: int,
+    seed: int,
+    layouts: Sequence[str] | None = None,
+    prefix: str = "train",
+):
+    """The recipe's labelled samples: the synthetic suite (default) or a manifest of skeleton files."""
+    from .distill import manifest_samples, synthetic_samples
 
     source = data.get("source", "synth")
+    if source == "manifest":
+        return list(manifest_samples(data["manifest"]))
     if source != "synth":
-        if source == "manifest":
-            from .distill import manifest_samples
-
-            return list(manifest_samples(data["manifest"]))
         raise RecipeError(f"data.source must be 'synth' or 'manifest', got {source!r}")
-    actions = list(data.get("actions") or synth.ACTIONS)
-    layouts = list(layouts or data.get("layouts") or ["ntu25"])
-    out = []
-    for k in range(per_class):
-        for a_i, action in enumerate(actions):
-            layout = layouts[(k + a_i) % len(layouts)]
-            s = seed * 100_003 + k * len(actions) + a_i
-            m = synth.generate(action, layout=layout, seed=s)
-            out.append(Sample(f"{prefix}-{action}-{k:04d}", m, action, {"action": action, "layout": layout}))
-    return out
+    return synthetic_samples(
+        per_class,
+        actions=data.get("actions"),
+        layouts=layouts or data.get("layouts") or ["ntu25"],
+        seed=seed,
+        prefix=prefix,
+    )
 
 
 def labels_of(samples) -> list[str]:
@@ -150,8 +184,14 @@ def recognition_records(samples, *, seed: int = 0, id_prefix: str = "rec"):
 
     rng = random.Random(seed)
     return [
-        InstructionRecord(s.motion, rng.choice(RECOGNITION_PROMPTS), action_phrase(s.label), "recognition",
-                          f"{id_prefix}-{s.id}", {"action": s.label})
+        InstructionRecord(
+            s.motion,
+            rng.choice(RECOGNITION_PROMPTS),
+            action_phrase(s.label),
+            "recognition",
+            f"{id_prefix}-{s.id}",
+            {"action": s.label},
+        )
         for s in samples
     ]
 
@@ -170,13 +210,20 @@ def recognition_accuracy(model, samples, *, prompt: str | None = None, batch_siz
     conf = np.zeros((len(labels), len(labels)), dtype=np.int64)
     for start in range(0, len(samples), batch_size):
         chunk = samples[start : start + batch_size]
-        scores = model.score([s.motion for s in chunk], [prompt] * len(chunk), cands, normalize=False)
+        scores = model.score(
+            [s.motion for s in chunk], [prompt] * len(chunk), cands, normalize=False
+        )
         for s, row in zip(chunk, scores):
             conf[index[s.label], int(row.argmax())] += 1
     acc = float(np.trace(conf) / max(conf.sum(), 1))
     per_class = {x: float(conf[i, i] / max(conf[i].sum(), 1)) for i, x in enumerate(labels)}
-    return {"accuracy": acc, "n": int(conf.sum()), "labels": labels, "per_class": per_class,
-            "confusion": conf.tolist()}
+    return {
+        "accuracy": acc,
+        "n": int(conf.sum()),
+        "labels": labels,
+        "per_class": per_class,
+        "confusion": conf.tolist(),
+    }
 
 
 # ------------------------------------------------------------------------------------------- stages
@@ -208,8 +255,9 @@ def _mine(doc: dict, model, samples, stage_dir: Path) -> list[dict]:
         else:
             cdoc = json.loads(Path(src).read_text())
             labels, confusion = cdoc["labels"], cdoc["matrix"]
-    pairs = mining.mine_confusable_pairs(labels, confusion=confusion, top_k=top_k,
-                                         use_embeddings=source in ("embedding", "both"))
+    pairs = mining.mine_confusable_pairs(
+        labels, confusion=confusion, top_k=top_k, use_embeddings=source in ("embedding", "both")
+    )
     mining.save_pairs(pairs, stage_dir / mining.PAIRS_FILE)
     return pairs
 
@@ -236,9 +284,16 @@ def _stage_records(kind: str, st: dict, doc: dict, model, samples, stage_dir: Pa
         cands = {}
         if st.get("ranking", True):
             records += rec
-            cands = DiscFT.candidates_for(rec, pairs, labels, k=int(st.get("negatives", 2)), seed=seed)
-        obj = DiscFT(cands, loss_type=st.get("loss_type", "sigmoid"), beta=float(st.get("beta", 2.0)),
-                     ranking_weight=float(st.get("ranking_weight", 1.0)), lm_weight=float(st.get("lm_weight", 1.0)))
+            cands = DiscFT.candidates_for(
+                rec, pairs, labels, k=int(st.get("negatives", 2)), seed=seed
+            )
+        obj = DiscFT(
+            cands,
+            loss_type=st.get("loss_type", "sigmoid"),
+            beta=float(st.get("beta", 2.0)),
+            ranking_weight=float(st.get("ranking_weight", 1.0)),
+            lm_weight=float(st.get("lm_weight", 1.0)),
+        )
         return records, obj
     if kind == "cr_distill":
         from .distill import distill, read_rationales
@@ -251,18 +306,30 @@ def _stage_records(kind: str, st: dict, doc: dict, model, samples, stage_dir: Pa
         distill(samples, teacher, path, progress=False)
         by_id = read_rationales(path)
         rats = [by_id[s.id]["rationale"] for s in samples]
-        records = cr_distill_records(samples, rats, rationale_weight=float(st.get("rationale_weight", 0.5)),
-                                     answer_weight=float(st.get("answer_weight", 1.0)))
+        records = cr_distill_records(
+            samples,
+            rats,
+            rationale_weight=float(st.get("rationale_weight", 0.5)),
+            answer_weight=float(st.get("answer_weight", 1.0)),
+        )
         state["crd_records"] = records
         if st.get("mix_recognition", True):
             records = records + rec
         kd = float(st.get("kd_weight", 0.0))
-        return records, CRDistill(teacher if (kd and getattr(teacher, "name", "") == "hf") else None, kd_weight=kd)
+        return records, CRDistill(
+            teacher if (kd and getattr(teacher, "name", "") == "hf") else None, kd_weight=kd
+        )
     raise RecipeError(f"unknown stage kind {kind!r}")
 
 
-def run_recipe(config_path: str | os.PathLike, resume: bool = False, *, output_dir: str | os.PathLike | None = None,
-               progress: bool = True, stages: Sequence[str] | None = None) -> Path:
+def run_recipe(
+    config_path: str | os.PathLike,
+    resume: bool = False,
+    *,
+    output_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    stages: Sequence[str] | None = None,
+) -> Path:
     """Train the stages of the recipe at ``config_path``; returns the final model directory.
 
     ``output_dir`` (or ``$SKELETONLLM_OUTPUT_DIR``) overrides the recipe's; ``stages`` restricts the run to
@@ -274,7 +341,12 @@ def run_recipe(config_path: str | os.PathLike, resume: bool = False, *, output_d
     from .training import train_stage
 
     doc = load_recipe(config_path)
-    out = Path(output_dir or os.environ.get("SKELETONLLM_OUTPUT_DIR") or doc.get("output_dir") or "runs/recipe")
+    out = Path(
+        output_dir
+        or os.environ.get("SKELETONLLM_OUTPUT_DIR")
+        or doc.get("output_dir")
+        or "runs/recipe"
+    )
     out.mkdir(parents=True, exist_ok=True)
     seed = int(doc.get("seed", 0))
     mcfg = dict(doc.get("model") or {})
@@ -285,7 +357,9 @@ def run_recipe(config_path: str | os.PathLike, resume: bool = False, *, output_d
         raise RecipeError(str(e)) from None
     model = SkeletonLLM(config)
     data = dict(doc.get("data") or {})
-    samples = _samples(data, per_class=int(data.get("per_class", 4)), seed=int(data.get("seed", seed)))
+    samples = _samples(
+        data, per_class=int(data.get("per_class", 4)), seed=int(data.get("seed", seed))
+    )
     state_path = out / "recipe_state.json"
     state: dict[str, Any] = {}
     summary = {"recipe": str(config_path), "stages": []}
@@ -293,12 +367,16 @@ def run_recipe(config_path: str | os.PathLike, resume: bool = False, *, output_d
     for i, st in enumerate(doc["stages"], 1):
         kind = st["kind"]
         stage_dir = out / "stages" / f"{i}-{st['name']}"
-        if st.get("skip") or (stages is not None and st["name"] not in stages and kind not in stages):
+        if st.get("skip") or (
+            stages is not None and st["name"] not in stages and kind not in stages
+        ):
             summary["stages"].append({"name": st["name"], "kind": kind, "skipped": True})
             continue
         done_file = stage_dir / "done.json"
         if not resume and stage_dir.exists() and any(stage_dir.iterdir()):
-            raise RecipeError(f"{stage_dir}: exists from an earlier run; pass resume=True (--resume) or remove it")
+            raise RecipeError(
+                f"{stage_dir}: exists from an earlier run; pass resume=True (--resume) or remove it"
+            )
         if kind == "disc_ft" and resume and (stage_dir / PAIRS_FILE).is_file():
             from .mining import load_pairs
 
@@ -306,11 +384,27 @@ def run_recipe(config_path: str | os.PathLike, resume: bool = False, *, output_d
         t0 = time.perf_counter()
         records, objective = _stage_records(kind, st, doc, model, samples, stage_dir, state)
         kw = _train_kwargs(doc, st)
-        res = train_stage(model, records, out_dir=stage_dir, trainable=st["trainable"], objective=objective,
-                          resume=resume, progress=progress, stage_name=st["name"], **kw)
-        info = {"name": st["name"], "kind": kind, "trainable": list(st["trainable"]), "steps": res.step,
-                "records": len(records), "final_loss": res.loss, "resumed_from": res.resumed_from,
-                "seconds": round(time.perf_counter() - t0, 2)}
+        res = train_stage(
+            model,
+            records,
+            out_dir=stage_dir,
+            trainable=st["trainable"],
+            objective=objective,
+            resume=resume,
+            progress=progress,
+            stage_name=st["name"],
+            **kw,
+        )
+        info = {
+            "name": st["name"],
+            "kind": kind,
+            "trainable": list(st["trainable"]),
+            "steps": res.step,
+            "records": len(records),
+            "final_loss": res.loss,
+            "resumed_from": res.resumed_from,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
         if not done_file.exists() or res.step > res.resumed_from:
             done_file.write_text(json.dumps(info, indent=1))
         summary["stages"].append(info)
@@ -321,8 +415,13 @@ def run_recipe(config_path: str | os.PathLike, resume: bool = False, *, output_d
     summary["seconds"] = round(time.perf_counter() - t_all, 2)
     ev = doc.get("eval")
     if ev:
-        test = _samples(data, per_class=int(ev.get("per_class", 2)), seed=int(ev.get("seed", seed + 1)),
-                        layouts=ev.get("layouts"), prefix="test")
+        test = _samples(
+            data,
+            per_class=int(ev.get("per_class", 2)),
+            seed=int(ev.get("seed", seed + 1)),
+            layouts=ev.get("layouts"),
+            prefix="test",
+        )
         res = recognition_accuracy(model, test)
         (out / "eval.json").write_text(json.dumps(res, indent=1))
         summary["eval_accuracy"] = res["accuracy"]
@@ -330,5 +429,12 @@ def run_recipe(config_path: str | os.PathLike, resume: bool = False, *, output_d
     return final
 
 
-__all__ = ["KINDS", "DEFAULT_TRAINABLE", "RecipeError", "load_recipe", "recognition_accuracy",
-           "recognition_records", "run_recipe"]
+__all__ = [
+    "KINDS",
+    "DEFAULT_TRAINABLE",
+    "RecipeError",
+    "load_recipe",
+    "recognition_accuracy",
+    "recognition_records",
+    "run_recipe",
+]

@@ -25,15 +25,34 @@ def register(subparsers) -> None:
         "OUT (by id) are skipped, so an interrupted run continues where it stopped.",
     )
     p.add_argument("--out", required=True, help="output JSONL file (appended to)")
-    p.add_argument("--teacher", default="kinematic", help="teacher name (kinematic, openai, hf, ...)")
-    p.add_argument("--teacher-arg", action="append", type=_kv, default=[], metavar="KEY=VALUE",
-                   help="teacher keyword argument (JSON values allowed), e.g. base_url=http://127.0.0.1:8000/v1")
+    p.add_argument(
+        "--teacher", default="kinematic", help="teacher name (kinematic, openai, hf, ...)"
+    )
+    p.add_argument(
+        "--teacher-arg",
+        action="append",
+        type=_kv,
+        default=[],
+        metavar="KEY=VALUE",
+        help="teacher keyword argument (JSON values allowed), e.g. base_url=http://127.0.0.1:8000/v1",
+    )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--synth", type=int, metavar="PER_CLASS", default=None,
-                     help="the synthetic suite with PER_CLASS samples per action (default: 4)")
-    src.add_argument("--manifest", help='JSONL of {"id", "path", "label"} lines naming skeleton files')
-    p.add_argument("--actions", default=None, help="comma-separated synthetic actions (default: all)")
-    p.add_argument("--layouts", default="ntu25", help="comma-separated layouts for the synthetic suite")
+    src.add_argument(
+        "--synth",
+        type=int,
+        metavar="PER_CLASS",
+        default=None,
+        help="the synthetic suite with PER_CLASS samples per action (default: 4)",
+    )
+    src.add_argument(
+        "--manifest", help='JSONL of {"id", "path", "label"} lines naming skeleton files'
+    )
+    p.add_argument(
+        "--actions", default=None, help="comma-separated synthetic actions (default: all)"
+    )
+    p.add_argument(
+        "--layouts", default="ntu25", help="comma-separated layouts for the synthetic suite"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -41,8 +60,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..distill import distill, manifest_samples
-    from ..recipe import _samples
+    from ..distill import distill, manifest_samples, synthetic_samples
     from ..teachers import get_teacher
 
     try:
@@ -53,12 +71,18 @@ def run(args) -> int:
     if args.manifest:
         samples, total = manifest_samples(args.manifest), None
     else:
-        data = {"source": "synth", "layouts": args.layouts.split(",")}
-        if args.actions:
-            data["actions"] = args.actions.split(",")
-        samples = _samples(data, per_class=args.synth or 4, seed=args.seed)
+        actions = args.actions.split(",") if args.actions else None
+        samples = synthetic_samples(
+            args.synth or 4, actions=actions, layouts=args.layouts.split(","), seed=args.seed
+        )
         total = len(samples)
-    stats = distill(samples, teacher, args.out, batch_size=args.batch_size, progress=not args.no_progress,
-                    total=total)
+    stats = distill(
+        samples,
+        teacher,
+        args.out,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+        total=total,
+    )
     print(json.dumps(stats))
     return 0

@@ -16,7 +16,9 @@ def register(subparsers) -> None:
     p.add_argument("--max-concurrency", type=int, default=2, help="requests processed at once")
     p.add_argument("--max-body-mb", type=float, default=16.0, help="largest accepted request body")
     p.add_argument("--max-frames", type=int, default=2000, help="longest accepted sequence")
-    p.add_argument("--name", default=None, help="model name reported by the API (default: directory name)")
+    p.add_argument(
+        "--name", default=None, help="model name reported by the API (default: directory name)"
+    )
     p.add_argument("--verbose", action="store_true", help="log every request")
     p.set_defaults(func=run)
 
@@ -24,6 +26,14 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..serve import serve
 
-    serve(args.model, args.host, args.port, name=args.name, max_concurrency=args.max_concurrency,
-          max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_frames=args.max_frames, verbose=args.verbose)
+    serve(
+        args.model,
+        args.host,
+        args.port,
+        name=args.name,
+        max_concurrency=args.max_concurrency,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        max_frames=args.max_frames,
+        verbose=args.verbose,
+    )
     return 0

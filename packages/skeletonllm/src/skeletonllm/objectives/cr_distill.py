@@ -44,11 +44,18 @@ def cr_distill_records(
     for i, (s, text) in enumerate(zip(samples, rationales)):
         label = str(s.label).replace("_", " ")
         body, answer = split_rationale(text, label)
-        target = ([(body + "\n", float(rationale_weight))] if body else []) + [(answer, float(answer_weight))]
+        target = ([(body + "\n", float(rationale_weight))] if body else []) + [
+            (answer, float(answer_weight))
+        ]
         sid = getattr(s, "id", "") or f"{i:06d}"
         out.append(
             InstructionRecord(
-                s.motion, prompt, target, "qa", f"{id_prefix}-{sid}", {"label": s.label, "objective": "cr_distill"}
+                s.motion,
+                prompt,
+                target,
+                "qa",
+                f"{id_prefix}-{sid}",
+                {"label": s.label, "objective": "cr_distill"},
             )
         )
     return out
@@ -58,7 +65,14 @@ class CRDistill:
     """Weighted LM loss on rationale + answer; plus ``kd_weight`` x generalised JSD to ``teacher``'s logits on
     the answer tokens (the positions carrying the largest loss weight) when an ``hf`` teacher is given."""
 
-    def __init__(self, teacher=None, *, kd_weight: float = 1.0, beta: float | None = None, temperature: float | None = None):
+    def __init__(
+        self,
+        teacher=None,
+        *,
+        kd_weight: float = 1.0,
+        beta: float | None = None,
+        temperature: float | None = None,
+    ):
         self.teacher = teacher
         self.kd_weight = float(kd_weight)
         self.beta = beta
@@ -78,12 +92,22 @@ class CRDistill:
         w = batch.get("loss_weights")
         if w is not None:
             w = w.to(logits.device)
-            answer = (labels != -100) & (w >= w.masked_fill(labels == -100, 0).amax(-1, keepdim=True))
+            answer = (labels != -100) & (
+                w >= w.masked_fill(labels == -100, 0).amax(-1, keepdim=True)
+            )
             labels = labels.masked_fill(~answer, -100)
         beta = self.beta if self.beta is not None else getattr(self.teacher, "beta", 0.5)
-        temp = self.temperature if self.temperature is not None else getattr(self.teacher, "temperature", 1.0)
+        temp = (
+            self.temperature
+            if self.temperature is not None
+            else getattr(self.teacher, "temperature", 1.0)
+        )
         # logits[t] predicts token t+1
         kd = generalized_jsd_loss(
-            logits[:, :-1], t_logits[:, :-1].to(logits.dtype), labels[:, 1:], beta=beta, temperature=temp
+            logits[:, :-1],
+            t_logits[:, :-1].to(logits.dtype),
+            labels[:, 1:],
+            beta=beta,
+            temperature=temp,
         )
         return loss + self.kd_weight * kd, {"lm": float(loss.detach()), "kd": float(kd.detach())}

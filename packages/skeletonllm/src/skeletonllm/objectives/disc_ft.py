@@ -66,7 +66,9 @@ def yes_no_records(
     return out
 
 
-def ranking_loss(pos: torch.Tensor, neg: torch.Tensor, *, loss_type: str = "sigmoid", beta: float = 1.0) -> torch.Tensor:
+def ranking_loss(
+    pos: torch.Tensor, neg: torch.Tensor, *, loss_type: str = "sigmoid", beta: float = 1.0
+) -> torch.Tensor:
     """pos (B,), neg (B, K) log-likelihoods -> mean loss over the B x K (correct, negative) pairs."""
     if loss_type not in LOSS_TYPES:
         raise ValueError(f"unknown ranking loss {loss_type!r}; choose from {LOSS_TYPES}")
@@ -80,7 +82,9 @@ def ranking_loss(pos: torch.Tensor, neg: torch.Tensor, *, loss_type: str = "sigm
     return loss.mean()
 
 
-def sequence_logprobs(model, samples: Sequence, prompts: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
+def sequence_logprobs(
+    model, samples: Sequence, prompts: Sequence[str], answers: Sequence[str]
+) -> torch.Tensor:
     """Differentiable mean token log-likelihood (N,) of each answer given its (prepared) sample and prompt."""
     from ..model import IGNORE, token_logprobs
     from ..training import unwrap
@@ -120,7 +124,14 @@ class DiscFT:
         self.lm_weight = float(lm_weight)
 
     @staticmethod
-    def candidates_for(records: Sequence, pairs: Sequence[dict], labels: Sequence[str], *, k: int = 2, seed: int = 0) -> dict:
+    def candidates_for(
+        records: Sequence,
+        pairs: Sequence[dict],
+        labels: Sequence[str],
+        *,
+        k: int = 2,
+        seed: int = 0,
+    ) -> dict:
         """id -> (prompt, correct, k hardest negatives) for recognition records (``meta['action']`` or target)."""
         rng = random.Random(seed)
         labels = list(dict.fromkeys(labels))
@@ -141,7 +152,11 @@ class DiscFT:
         logs = {"lm": float(lm.detach())}
         if not self.ranking_weight or not self.candidates:
             return loss, logs
-        rows = [(i, self.candidates[sid]) for i, sid in enumerate(batch.get("ids", [])) if sid in self.candidates]
+        rows = [
+            (i, self.candidates[sid])
+            for i, sid in enumerate(batch.get("ids", []))
+            if sid in self.candidates
+        ]
         rows = [(i, c) for i, c in rows if c[2]]
         if not rows:
             return loss, logs
