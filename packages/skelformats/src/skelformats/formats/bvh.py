@@ -388,8 +388,17 @@ def _euler_zxy(R: np.ndarray) -> np.ndarray:
 
 
 @register_writer("bvh", extensions=(".bvh",))
-def write_bvh(motion: Motion, path, *, precision: int = 6) -> None:
-    """Export a single-person 3D tree-layout motion as BVH (root: 6 channels, others: Z X Y rotations)."""
+def write_bvh(motion: Motion, path, *, precision: int = 6, channels: str = "rotations") -> None:
+    """Export a single-person 3D tree-layout motion as BVH.
+
+    channels="rotations" (default, what animation tools expect): root with 6 channels, other joints
+    ``Zrotation Xrotation Yrotation`` found by inverse kinematics against rest offsets (median bone
+    lengths); exact for rigid skeletons, bone-length changes are averaged out.
+    channels="positions": every joint gets ``Xposition Yposition Zposition`` (OFFSET + value = its
+    position relative to the parent, no rotations); exact for any data.
+    """
+    if channels not in ("rotations", "positions"):
+        raise ValueError(f"channels must be 'rotations' or 'positions', got {channels!r}")
     path = Path(path)
     lay = motion.layout
     if lay.parents is None or lay.dims != 3:
@@ -404,8 +413,14 @@ def write_bvh(motion: Motion, path, *, precision: int = 6) -> None:
         warnings.warn(f"{path}: BVH has no confidence; missing joints are exported at their stored positions",
                       SkelFormatWarning, stacklevel=2)
     data = motion.data.astype(np.float64)
-    off, L = positions_to_bvh(data, parents)
-    euler = _euler_zxy(L)  # (T, J, 3)
+    if channels == "rotations":
+        off, L = positions_to_bvh(data, parents)
+        euler = _euler_zxy(L)  # (T, J, 3)
+    else:
+        off = _rest_offsets(data, parents)
+        rel = data - data[:, [max(p, 0) for p in parents]]
+        rel[:, [j for j, p in enumerate(parents) if p < 0]] = data[:, [j for j, p in enumerate(parents) if p < 0]]
+        local_pos = rel - off[None]
     lines = ["HIERARCHY"]
     children = [[k for k in range(len(parents)) if parents[k] == j] for j in range(len(parents))]
     fmt = f"{{:.{precision}f}}"
@@ -416,7 +431,9 @@ def write_bvh(motion: Motion, path, *, precision: int = 6) -> None:
         lines.append(f"{ind}{kw} {lay.joints[j]}")
         lines.append(f"{ind}{{")
         lines.append(f"{ind}\tOFFSET " + " ".join(fmt.format(v) for v in off[j]))
-        if parents[j] < 0:
+        if channels == "positions":
+            lines.append(f"{ind}\tCHANNELS 3 Xposition Yposition Zposition")
+        elif parents[j] < 0:
             lines.append(f"{ind}\tCHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation")
         else:
             lines.append(f"{ind}\tCHANNELS 3 Zrotation Xrotation Yrotation")
@@ -441,9 +458,10 @@ def write_bvh(motion: Motion, path, *, precision: int = 6) -> None:
 
     walk(parents.index(-1))
     T = data.shape[0]
-    cols = [data[:, order[0]]]
-    for j in order:
-        cols.append(euler[:, j])
+    if channels == "positions":
+        cols = [local_pos[:, j] for j in order]
+    else:
+        cols = [data[:, order[0]]] + [euler[:, j] for j in order]
     values = np.concatenate(cols, axis=1)
     lines += ["MOTION", f"Frames: {T}", f"Frame Time: {1.0 / motion.fps:.8f}"]
     body = "\n".join(" ".join(fmt.format(v) for v in row) for row in values)

@@ -263,10 +263,12 @@ def _bow(p: dict, sk: Skeleton) -> Program:
     for _ in range(n):
         r0 = s.t
         # hips flex as much as the pelvis tips, so the legs stay upright
-        s.move(0.8 * k, tilt=tilt, **_both(hip_flex=tilt), lumbar_flex=10.0 * a, spine_flex=8.0 * a, neck_flex=12.0)
+        # arms hang: the shoulders flex about as much as the trunk bends
+        s.move(0.8 * k, tilt=tilt, **_both(hip_flex=tilt, sh_flex=0.85 * (tilt + 18.0 * a)), lumbar_flex=10.0 * a,
+               spine_flex=8.0 * a, neck_flex=12.0)
         peak = s.t
         s.hold(0.5 * k)
-        s.move(0.8 * k, tilt=0.0, **_both(hip_flex=0.0), lumbar_flex=0.0, spine_flex=0.0, neck_flex=0.0)
+        s.move(0.8 * k, tilt=0.0, **_both(hip_flex=0.0, sh_flex=0.0), lumbar_flex=0.0, spine_flex=0.0, neck_flex=0.0)
         s.repetition(r0, peak, s.t)
         s.hold(0.2 * k)
     s.phase("bow", t0)
@@ -371,7 +373,7 @@ def _pick_up(p: dict, sk: Skeleton) -> Program:
     _hold(s, k)
     t0 = s.t
     s.move(1.0 * k, tilt=45.0, **_both(hip_flex=85.0, knee=70.0), lumbar_flex=20.0, spine_flex=10.0,
-           **_one(side, sh_flex=40.0, elbow=5.0), **_one(other, sh_flex=15.0, elbow=30.0))
+           **_one(side, sh_flex=95.0, elbow=5.0), **_one(other, sh_flex=70.0, elbow=30.0))
     s.phase("bend_down", t0)
     t1 = s.t
     s.move(0.35 * k, **_one(side, wrist=25.0, elbow=12.0))
@@ -426,7 +428,8 @@ def _gait(p: dict, sk: Skeleton, *, run: bool) -> Program:
     duration = t_end + 0.35 * k
     ramp = 0.6 * step
     phi0 = 0.55  # the lead leg starts near toe-off: it swings first
-    stance_frac = 0.35 if run else 0.62
+    # a leg supports from heel strike (phase 0) until the other leg lands (walk) or lifts off (run)
+    stance_frac = 0.35 if run else 0.5
 
     def env(t):
         return min_jerk((t - t_start) / ramp) * min_jerk((t_end - t) / ramp)
@@ -471,8 +474,9 @@ def _gait(p: dict, sk: Skeleton, *, run: bool) -> Program:
         ph_l = leg_phase(t, "left") % 1.0
         ph_r = leg_phase(t, "right") % 1.0
         out[ph_r < stance_frac] = 1
-        out[ph_l < stance_frac] = 0  # both down: either foot pins the body; take the left
-        out[(out < 0) & (e < 0.95)] = 0 if lead == "right" else 1
+        out[ph_l < stance_frac] = 0
+        ramping = (out < 0) & (e < 0.95)  # no flight while starting or stopping
+        out[ramping] = np.where(ph_l[ramping] < 0.5, 0, 1)
         return out
 
     # heel strikes: the lead leg at integer phases, the other at half-integers
@@ -499,7 +503,7 @@ def _gait(p: dict, sk: Skeleton, *, run: bool) -> Program:
     ]
     return Program(
         duration=duration, dofs=dofs, anchor="stance", flat_feet=(), flights=flights,
-        stance=stance if run else None, phases=phases, repetitions=reps,
+        stance=stance, phases=phases, repetitions=reps,
         info={"cadence": 60.0 / step, "step_time": step},
     )
 
