@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 _MODULES: tuple[str, ...] = (
-    "msr", "utkinect", "florence", "penn",
+    "msr", "utkinect", "florence", "penn", "ntu", "openpose", "mediapipe", "humanml3d", "c3d",
     # dataset readers, e.g. "msr", "utkinect", "florence", "penn", "ntu", "openpose",
     # "mediapipe", "humanml3d", "c3d" -- add module names here as they land
 )
