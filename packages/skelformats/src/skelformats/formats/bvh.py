@@ -357,7 +357,7 @@ def positions_to_bvh(data: np.ndarray, parents) -> tuple[np.ndarray, np.ndarray]
     G = np.zeros((T, J, 3, 3))
     L = np.zeros((T, J, 3, 3))
     eye = np.broadcast_to(np.eye(3), (T, 3, 3))
-    for j in range(J):  # parents precede children in a BVH-ordered tree
+    for j in _topological(parents):
         p = parents[j]
         Gp = eye if p < 0 else G[:, p]
         kids = [k for k in children[j] if np.linalg.norm(off[k]) > 0]
@@ -376,6 +376,17 @@ def positions_to_bvh(data: np.ndarray, parents) -> tuple[np.ndarray, np.ndarray]
         G[:, j] = Gj
         L[:, j] = np.einsum("tji,tjk->tik", Gp, Gj)
     return off, L
+
+
+def _topological(parents) -> list[int]:
+    """Joint indices, every parent before its children (depth-first from the roots)."""
+    children = [[k for k in range(len(parents)) if parents[k] == j] for j in range(len(parents))]
+    order, stack = [], [j for j, p in enumerate(parents) if p < 0][::-1]
+    while stack:
+        j = stack.pop()
+        order.append(j)
+        stack.extend(children[j][::-1])
+    return order
 
 
 def _euler_zxy(R: np.ndarray) -> np.ndarray:
@@ -407,8 +418,8 @@ def write_bvh(motion: Motion, path, *, precision: int = 6, channels: str = "rota
     if motion.multi:
         raise ShapeError(path, "BVH holds one skeleton; export each person separately")
     parents = lay.parents
-    if any(p >= j for j, p in enumerate(parents)) or parents.count(-1) != 1:
-        raise ShapeError(path, f"BVH export needs one root and parents listed before children ({lay.name!r})")
+    if parents.count(-1) != 1:
+        raise ShapeError(path, f"BVH export needs a single root; {lay.name!r} has {parents.count(-1)}")
     if motion.confidence is not None and (motion.confidence <= 0).any():
         warnings.warn(f"{path}: BVH has no confidence; missing joints are exported at their stored positions",
                       SkelFormatWarning, stacklevel=2)
