@@ -1,0 +1,28 @@
+"""drrender: a fast differentiable renderer for skeleton sequences of any joint layout.
+
+``render`` (functional, fast path), ``reference.render`` (dense oracle), ``Camera``/``fit_camera``,
+``DrAction`` (learnable renderer module).
+"""
+
+from . import reference
+from .camera import Camera, axis_angle_to_matrix, fit_camera
+from .raster import BACKENDS, cpp_available, rasterize, resolve_backend
+from .render import render
+from .scene import Scene, prepare
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS",
+    "Camera",
+    "Scene",
+    "axis_angle_to_matrix",
+    "cpp_available",
+    "fit_camera",
+    "prepare",
+    "rasterize",
+    "reference",
+    "render",
+    "resolve_backend",
+    "__version__",
+]

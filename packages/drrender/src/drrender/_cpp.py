@@ -1,0 +1,106 @@
+"""Build-on-first-use of the C++/OpenMP rasteriser kernel (``_kernels/raster.cpp``).
+
+The kernel has a plain C ABI and includes no torch headers, so one ``c++ -O3 -fopenmp`` call builds it in
+about a second; it is loaded with ctypes. The shared object is cached in the torch extensions directory
+(``$TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``) under a name keyed by the source hash, and is
+written atomically so that concurrent processes never load a half-written file. Nothing is compiled at
+install time; without a compiler :func:`load` returns None and the pure-torch path is used.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from importlib import resources
+from pathlib import Path
+
+_lock = threading.Lock()
+_lib: ctypes.CDLL | None = None
+_error: str | None = None
+
+
+def _source() -> str:
+    return resources.files("drrender").joinpath("_kernels/raster.cpp").read_text()
+
+
+def _compiler() -> str | None:
+    for cand in (os.environ.get("CXX"), "c++", "g++", "clang++"):
+        if cand and shutil.which(cand):
+            return cand
+    return None
+
+
+def build_dir() -> Path:
+    try:
+        from torch.utils.cpp_extension import get_default_build_root
+
+        root = Path(get_default_build_root())
+    except Exception:  # pragma: no cover - torch without cpp_extension
+        root = Path(tempfile.gettempdir()) / "torch_extensions"
+    return root / "drrender"
+
+
+def library_path() -> Path:
+    src = _source()
+    key = hashlib.sha256((src + sys.platform + (_compiler() or "")).encode()).hexdigest()[:16]
+    return build_dir() / f"drrender_raster_{key}.so"
+
+
+def _build(path: Path) -> None:
+    cxx = _compiler()
+    if cxx is None:
+        raise RuntimeError("no C++ compiler found (set CXX or install g++)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        src = Path(tmp) / "raster.cpp"
+        src.write_text(_source())
+        out = Path(tmp) / path.name
+        cmd = [cxx, "-O3", "-std=c++17", "-fPIC", "-shared", "-fopenmp", str(src), "-o", str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+        os.replace(out, path)
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    i64, i32, dbl, ptr = ctypes.c_int64, ctypes.c_int, ctypes.c_double, ctypes.c_void_p
+    for suffix in ("f32", "f64"):
+        fwd = getattr(lib, f"drr_forward_{suffix}")
+        fwd.argtypes = [ptr, ptr, ptr, i64, i64, i32, i32, dbl, dbl, i32, ptr]
+        fwd.restype = None
+        bwd = getattr(lib, f"drr_backward_{suffix}")
+        bwd.argtypes = [ptr, ptr, ptr, ptr, i64, i64, i32, i32, dbl, dbl, i32, ptr, ptr, ptr]
+        bwd.restype = None
+
+
+def load() -> ctypes.CDLL | None:
+    """The compiled kernel library, building it if needed; None if that fails (see :func:`error`)."""
+    global _lib, _error
+    if _lib is not None or _error is not None:
+        return _lib
+    with _lock:
+        if _lib is not None or _error is not None:
+            return _lib
+        try:
+            path = library_path()
+            if not path.exists():
+                _build(path)
+            lib = ctypes.CDLL(str(path))
+            _declare(lib)
+            if lib.drr_abi_version() != 1:
+                raise RuntimeError(f"{path}: unexpected kernel ABI version")
+            _lib = lib
+        except Exception as exc:  # any failure means: use the torch fallback
+            _error = f"{type(exc).__name__}: {exc}"
+    return _lib
+
+
+def error() -> str | None:
+    """Why the kernel could not be loaded (None if it loaded or was never tried)."""
+    return _error
