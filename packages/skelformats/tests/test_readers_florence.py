@@ -43,7 +43,7 @@ def test_struct_array_axes_and_takes(tmp_path):
     # rows (x, depth, height) -> (x, y up, z depth)
     np.testing.assert_allclose(ms[1].data, np.stack([a[0], a[2], a[1]], -1).transpose(1, 0, 2), atol=1e-6)
     assert [m.meta["take"] for m in ms] == [1, 2, 1]
-    assert [m.meta["action_name"] for m in ms] == ["wave", "wave", "drink"]
+    assert [m.meta["action"] for m in ms] == ["wave", "wave", "drink"]
     assert ms[2].meta["subject"] == 3 and ms[0].layout.name == "openni15"
 
 
@@ -88,8 +88,8 @@ def test_real_dataset_counts():
     assert len(ms) == 215 and [m.num_frames for m in ms] == lengths
     assert sum(lengths) == sum(m.num_frames for m in ms) == 4016
     assert min(lengths) == 8 and max(lengths) == 35
-    assert [(m.meta["subject"], m.meta["action"]) for m in ms] == [(int(r.subject), int(r.action)) for r in raw]
-    assert {m.meta["action_name"] for m in ms} == {
+    assert [(m.meta["subject"], m.meta["label"]) for m in ms] == [(int(r.subject), int(r.action)) for r in raw]
+    assert {m.meta["action"] for m in ms} == {
         "wave", "drink", "answer phone", "clap", "tight lace", "sit down", "stand up", "read watch", "bow"}
     # y is up after the axis reorder: the head is above the ankles in every frame
     for m in ms:

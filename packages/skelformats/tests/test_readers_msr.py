@@ -42,8 +42,8 @@ def test_reads_values_order_and_name_fields(tmp_path):
     np.testing.assert_allclose(m.data, f[..., :3], atol=1e-6)
     np.testing.assert_allclose(m.meta["joint_confidence"], f[..., 3], atol=1e-6)
     assert m.confidence is None  # nothing missing
-    assert (m.meta["action"], m.meta["subject"], m.meta["take"]) == (7, 3, 2)
-    assert m.meta["action_name"] == "draw x" and m.meta["coordinates"] == "real_world_xyz"
+    assert (m.meta["label"], m.meta["subject"], m.meta["take"]) == (7, 3, 2)
+    assert m.meta["action"] == "draw x" and m.meta["coordinates"] == "real_world_xyz"
 
 
 def test_junk_values_are_marked_missing_with_a_warning(tmp_path):
@@ -127,8 +127,8 @@ def test_real_world_xyz_counts_and_defects():
     labels = dict(ln.split("\t") for ln in (MSR / "labels.tsv").read_text().splitlines()[1:] if ln.strip())
     for m, n in zip(motions, names):
         a, s, e = (int(v) for v in re.match(r"a(\d+)_s(\d+)_e(\d+)", n).groups())
-        assert (m.meta["action"], m.meta["subject"], m.meta["take"]) == (a, s, e)
-        assert m.meta["action_name"] == labels[f"a{a:02d}"]
+        assert (m.meta["label"], m.meta["subject"], m.meta["take"]) == (a, s, e)
+        assert m.meta["action"] == labels[f"a{a:02d}"]
         assert m.layout.name == "msr20" and m.data.shape[1:] == (20, 3)
     # the longer version of a13_s09_e03 is mostly untracked frames, reported and marked missing
     e03 = motions[names.index("a13_s09_e03_skeleton3D.txt")]

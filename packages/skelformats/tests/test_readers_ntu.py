@@ -51,7 +51,7 @@ def test_single_body(tmp_path):
     assert m.layout.name == "ntu25" and m.data.shape == (4, 25, 3) and m.fps == 30
     np.testing.assert_allclose(m.data, np.stack(poses), atol=1e-5)
     assert (m.confidence[:, 7] == 0.5).all() and (m.confidence[:, 21] == 0).all() and (m.confidence[:, 0] == 1).all()
-    assert (m.meta["setup"], m.meta["camera"], m.meta["subject"], m.meta["take"], m.meta["action"]) == (1, 2, 3, 2, 13)
+    assert (m.meta["setup"], m.meta["camera"], m.meta["subject"], m.meta["take"], m.meta["label"]) == (1, 2, 3, 2, 13)
     assert m.meta["view"] == 2 and m.meta["color_xy"].shape == (4, 25, 2)
 
 

@@ -42,12 +42,12 @@ def test_segments_use_frame_ids_not_row_numbers(recording):
         warnings.simplefilter("always")
         segs = sf.load(d / "joints_s03_e02.txt")
     msgs = [str(w.message) for w in rec]
-    assert [s.meta["action_name"] for s in segs] == ["walk", "sitDown"]
+    assert [s.meta["action"] for s in segs] == ["walk", "sitDown"]
     walk, sit = segs
     np.testing.assert_array_equal(walk.meta["frame_ids"], [12, 12, 16, 20])
     np.testing.assert_allclose(walk.data, xyz[1:5], atol=1e-6)
     np.testing.assert_allclose(sit.data, xyz[5:8], atol=1e-6)
-    assert walk.meta["frame_range"] == (12, 20) and sit.meta["action"] == 2
+    assert walk.meta["frame_range"] == (12, 20) and sit.meta["label"] == 2
     assert (walk.meta["subject"], walk.meta["take"]) == (3, 2) and walk.layout.name == "kinect_v1_20"
     assert walk.fps == pytest.approx(30 / 4)  # median positive id step is 4
     assert any("line 4 (s03_e02 carry) has no numeric frame range" in s for s in msgs)
@@ -133,9 +133,9 @@ def test_real_dataset_segments_and_frames():
         segs = utkinect.load_dataset(UTK)
     msgs = [str(x.message) for x in w]
     assert len(msgs) == 1 and "s10_e02 carry) has no numeric frame range; skipped" in msgs[0]
-    got = [(s.meta["recording"], s.meta["action_name"], s.num_frames) for s in segs]
+    got = [(s.meta["recording"], s.meta["action"], s.num_frames) for s in segs]
     assert got == expected
     assert sum(n for *_, n in got) == 6222
     assert all(s.layout.name == "kinect_v1_20" and s.data.shape[1:] == (20, 3) for s in segs)
-    assert {s.meta["action"] for s in segs} == set(range(1, 11))
+    assert {s.meta["label"] for s in segs} == set(range(1, 11))
     assert len({s.meta["subject"] for s in segs}) == 10

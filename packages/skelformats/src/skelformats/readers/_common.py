@@ -124,7 +124,7 @@ def mat_scalar(path: Path, value, what: str) -> float:
 
 
 def name_fields(stem: str, pattern: re.Pattern) -> dict | None:
-    """Integer fields of a dataset file name (``a01_s02_e03`` -> {"action": 1, ...}) or None."""
+    """Integer fields of a dataset file name (``a01_s02_e03`` -> {"label": 1, ...}) or None."""
     m = pattern.search(stem)
     if m is None:
         return None

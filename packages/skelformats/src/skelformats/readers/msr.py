@@ -30,7 +30,7 @@ FPS = 15.0
 # Junk entries are 2147480000-ish (INT32_MAX printed in %e); real coordinates are metres or pixels
 # (u < 320, v < 240, depth < ~4000).
 JUNK_ABOVE = 1e6
-_NAME = re.compile(r"a(?P<action>\d+)_s(?P<subject>\d+)_e(?P<take>\d+)_skeleton", re.I)
+_NAME = re.compile(r"a(?P<label>\d+)_s(?P<subject>\d+)_e(?P<take>\d+)_skeleton", re.I)
 _LABEL_CACHE: dict[Path, dict[str, str]] = {}
 
 
@@ -46,8 +46,8 @@ def _labels_for(path: Path) -> dict[str, str]:
 def read_msr_action3d(path: Path) -> Motion:
     """One MSR Action3D file -> Motion (T, 20, 3), layout ``msr20``.
 
-    meta: source, dataset, coordinates ("real_world_xyz" | "screen_uvd"), subject, action (1-20),
-    action_name (from labels.tsv when found), take, joint_confidence (T, 20) float32.
+    meta: source, dataset, coordinates ("real_world_xyz" | "screen_uvd"), subject, take, label
+    (action id 1-20), action (its name, from labels.tsv when found), joint_confidence (T, 20) float32.
     """
     path = Path(path)
     table = numeric_table(path, read_text(path), 4, what="joint line")
@@ -82,9 +82,9 @@ def read_msr_action3d(path: Path) -> Motion:
     fields = name_fields(path.stem, _NAME)
     if fields:
         meta.update(fields)
-        name = _labels_for(path).get(f"a{fields['action']:02d}")
+        name = _labels_for(path).get(f"a{fields['label']:02d}")
         if name is not None:
-            meta["action_name"] = name
+            meta["action"] = name
     return Motion(data=xyz.astype(np.float32), layout="msr20", fps=FPS,
                   confidence=None if conf.all() else conf, meta=meta)
 

@@ -14,7 +14,7 @@ x, y, z are metres in camera space (y up); joints follow the Kinect v2 ``JointTy
 several bodies the result is (M, T, 25, 3), a body absent from a frame has confidence 0 there.
 Per-joint trackingState (0 not tracked, 1 inferred, 2 tracked) becomes confidence 0 / 0.5 / 1.
 The file name ``SsssCcccPpppRrrrAaaa`` gives setup, camera (view), performer (subject),
-replication (take) and action.  Frame rate 30 fps.
+replication (take) and action class (label).  Frame rate 30 fps.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ FPS = 30.0
 BODY_FIELDS = 10
 JOINT_FIELDS = 12
 _CONF_OF_STATE = np.array([0.0, 0.5, 1.0], np.float32)
-_NAME = re.compile(r"S(?P<setup>\d{3})C(?P<camera>\d{3})P(?P<subject>\d{3})R(?P<take>\d{3})A(?P<action>\d{3})")
+_NAME = re.compile(r"S(?P<setup>\d{3})C(?P<camera>\d{3})P(?P<subject>\d{3})R(?P<take>\d{3})A(?P<label>\d{3})")
 
 
 class _Tokens:
@@ -109,7 +109,7 @@ def _is_float(t: str) -> bool:
 def read_ntu_skeleton(path: Path) -> Motion:
     """One ``.skeleton`` file -> Motion (T, 25, 3), or (M, T, 25, 3) with several bodies.
 
-    meta: source, dataset, setup, camera, view (= camera), subject, take, action, body_ids,
+    meta: source, dataset, setup, camera, view (= camera), subject, take, label (action class), body_ids,
     color_xy / depth_xy (same leading shape as the data, 2 values: image pixels).
     """
     path = Path(path)

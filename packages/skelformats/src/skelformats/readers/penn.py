@@ -46,7 +46,7 @@ def _table(path: Path, m: dict, key: str) -> np.ndarray:
 def read_penn_action(path: Path) -> Motion:
     """One Penn Action ``.mat`` -> Motion (T, 13, 2) with visibility as confidence.
 
-    meta: source, dataset, video (file stem), action (1-15), action_name, view, split ("train" |
+    meta: source, dataset, video (file stem), label (action id 1-15), action (name), view, split ("train" |
     "test"), bbox (T, 4) float32, image_size (height, width).
     """
     path = Path(path)
@@ -62,9 +62,9 @@ def read_penn_action(path: Path) -> Motion:
     meta: dict = {"source": str(path), "dataset": "PennAction", "video": path.stem}
     if "action" in m:
         name = mat_string(m["action"])
-        meta["action_name"] = name
+        meta["action"] = name
         if name in ACTIONS:
-            meta["action"] = ACTIONS.index(name) + 1
+            meta["label"] = ACTIONS.index(name) + 1
     if "pose" in m:
         meta["view"] = mat_string(m["pose"])
     if "train" in m:

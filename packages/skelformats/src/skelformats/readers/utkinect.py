@@ -126,11 +126,11 @@ def _segments(path: Path, recording: str, segments: list[Segment], label_path: P
             continue
         meta = _meta(path, recording)
         meta.update(
-            label_file=str(label_path), action_name=seg.action, frame_range=(seg.start, seg.end),
+            label_file=str(label_path), action=seg.action, frame_range=(seg.start, seg.end),
             frame_ids=ids[rows].copy(),
         )
         if seg.action in ACTIONS:
-            meta["action"] = ACTIONS.index(seg.action) + 1
+            meta["label"] = ACTIONS.index(seg.action) + 1
         out.append(Motion(data=joints[rows].astype(np.float32), layout="kinect_v1_20", fps=fps, meta=meta))
     return out
 
@@ -142,7 +142,7 @@ def read_utkinect(path: Path) -> "Motion | list[Motion]":
     without a label entry -> the whole recording as one Motion.  ``actionLabel.txt`` -> the labelled
     segments of every recording listed, read from the ``joints_*.txt`` files beside it (a missing or
     broken joints file is reported and skipped).  meta: source, dataset, recording, subject, take,
-    action (1-10), action_name, frame_range (start, end frame ids), frame_ids, label_file.
+    label (action id 1-10), action (name as in the label file), frame_range (start, end frame ids), frame_ids, label_file.
     """
     path = Path(path)
     m = _JOINTS_NAME.search(path.name)
