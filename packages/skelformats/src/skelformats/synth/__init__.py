@@ -6,12 +6,20 @@ kinematics to every canonical joint, keeps the feet on the floor, and converts t
 registered layout (2D layouts through a perspective view camera).  Everything not given is sampled from
 ``seed``; the full ground truth is in ``motion.meta["params"]``.
 """
+
 from __future__ import annotations
 
 from .actions import SPECS
 from .body import BodyShape, Skeleton
 from .camera import ViewCamera
-from .generate import ACTIONS, COMMON_PARAMS, canonical_layout, generate, generate_dataset, resolve_params
+from .generate import (
+    ACTIONS,
+    COMMON_PARAMS,
+    canonical_layout,
+    generate,
+    generate_dataset,
+    resolve_params,
+)
 
 
 def action_params(action: str) -> tuple[str, ...]:
@@ -22,6 +30,14 @@ def action_params(action: str) -> tuple[str, ...]:
 
 
 __all__ = [
-    "ACTIONS", "generate", "generate_dataset", "action_params", "resolve_params", "canonical_layout",
-    "BodyShape", "Skeleton", "ViewCamera", "COMMON_PARAMS",
+    "ACTIONS",
+    "generate",
+    "generate_dataset",
+    "action_params",
+    "resolve_params",
+    "canonical_layout",
+    "BodyShape",
+    "Skeleton",
+    "ViewCamera",
+    "COMMON_PARAMS",
 ]

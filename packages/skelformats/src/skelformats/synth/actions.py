@@ -5,11 +5,13 @@ ground (``anchor``), when it is airborne, and the ground truth worth keeping (ph
 contacts, postures).  Times are seconds; every duration of a voluntary movement is divided by ``speed``
 (ballistic flight is not: it follows from gravity).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -77,10 +79,18 @@ def _one(side: str, **dofs: float) -> dict[str, float]:
     return {f"{side}_{k}": v for k, v in dofs.items()}
 
 
-REST_ARMS = _both(sh_flex=0.0, sh_abd=6.0, sh_rot=0.0, elbow=10.0, wrist=0.0)
+REST_ARMS = _both(sh_hor=0.0, sh_flex=0.0, sh_abd=6.0, sh_rot=0.0, elbow=10.0, wrist=0.0)
 REST_LEGS = _both(hip_flex=0.0, hip_abd=0.0, hip_rot=0.0, knee=0.0, ankle=0.0)
-REST_TRUNK = dict(tilt=0.0, lumbar_flex=0.0, lumbar_twist=0.0, spine_flex=0.0, chest_flex=0.0, chest_twist=0.0,
-                  neck_flex=0.0, head_flex=0.0)
+REST_TRUNK = dict(
+    tilt=0.0,
+    lumbar_flex=0.0,
+    lumbar_twist=0.0,
+    spine_flex=0.0,
+    chest_flex=0.0,
+    chest_twist=0.0,
+    neck_flex=0.0,
+    head_flex=0.0,
+)
 REST_ALL = {**REST_ARMS, **REST_LEGS, **REST_TRUNK}
 
 
@@ -100,7 +110,10 @@ def _wave(p: dict, sk: Skeleton) -> Program:
     s = Script(REST_POSE)
     _hold(s, k)
     t0 = s.t
-    s.move(0.6 * k, **_one(side, sh_abd=95.0, sh_rot=90.0, elbow=90.0, sh_flex=10.0))
+    # the hand comes up in front, then the arm swings out: the hand's sideways position rises
+    # monotonically to the first wave, so every wave is one clean lateral peak
+    s.move(0.35 * k, **_one(side, sh_flex=90.0, elbow=90.0, sh_abd=0.0))
+    s.move(0.35 * k, **_one(side, sh_hor=80.0))
     s.phase("raise_arm", t0)
     t0 = s.t
     half = 0.2 * k
@@ -113,7 +126,8 @@ def _wave(p: dict, sk: Skeleton) -> Program:
         s.repetition(r0, peak, s.t)
     s.phase("wave", t0)
     t0 = s.t
-    s.move(0.6 * k, **_one(side, sh_abd=6.0, sh_rot=0.0, elbow=10.0, sh_flex=0.0))
+    s.move(0.35 * k, **_one(side, sh_hor=0.0))
+    s.move(0.45 * k, **_one(side, sh_flex=0.0, elbow=10.0, sh_abd=6.0))
     s.phase("lower_arm", t0)
     _hold(s, k)
     return _finish(s)
@@ -169,10 +183,15 @@ def _punch(p: dict, sk: Skeleton) -> Program:
     t0 = s.t
     for _ in range(n):
         r0 = s.t
-        s.move(0.15 * k, **_one(side, sh_flex=70.0 + 18.0 * a, sh_abd=0.0, elbow=5.0, sh_rot=0.0),
-               chest_twist=-sgn * 18.0 * a)
+        s.move(
+            0.15 * k,
+            **_one(side, sh_flex=70.0 + 18.0 * a, sh_abd=0.0, elbow=5.0, sh_rot=0.0),
+            chest_twist=-sgn * 18.0 * a,
+        )
         peak = s.t
-        s.move(0.25 * k, **{kk: v for kk, v in guard.items() if kk.startswith(side)}, chest_twist=0.0)
+        s.move(
+            0.25 * k, **{kk: v for kk, v in guard.items() if kk.startswith(side)}, chest_twist=0.0
+        )
         s.repetition(r0, peak, s.t)
         s.hold(0.12 * k)
     s.phase("punch", t0)
@@ -216,15 +235,29 @@ def _throw(p: dict, sk: Skeleton) -> Program:
     t0 = s.t
     for _ in range(n):
         r0 = s.t
-        s.move(0.6 * k, **_one(side, sh_abd=90.0, sh_rot=80.0, elbow=95.0, sh_flex=-25.0),
-               **_one(other, sh_flex=60.0, elbow=20.0), chest_twist=sgn * 30.0 * a, lumbar_twist=sgn * 10.0 * a,
-               lumbar_flex=-5.0)
-        s.move(0.18 * k, **_one(side, sh_abd=75.0, sh_flex=70.0, sh_rot=-10.0, elbow=15.0),
-               **_one(other, sh_flex=10.0, elbow=60.0), chest_twist=-sgn * 25.0 * a, lumbar_twist=-sgn * 10.0 * a,
-               lumbar_flex=15.0)
+        s.move(
+            0.6 * k,
+            **_one(side, sh_abd=90.0, sh_rot=80.0, elbow=95.0, sh_flex=-25.0),
+            **_one(other, sh_flex=60.0, elbow=20.0),
+            chest_twist=sgn * 30.0 * a,
+            lumbar_twist=sgn * 10.0 * a,
+            lumbar_flex=-5.0,
+        )
+        s.move(
+            0.18 * k,
+            **_one(side, sh_abd=75.0, sh_flex=70.0, sh_rot=-10.0, elbow=15.0),
+            **_one(other, sh_flex=10.0, elbow=60.0),
+            chest_twist=-sgn * 25.0 * a,
+            lumbar_twist=-sgn * 10.0 * a,
+            lumbar_flex=15.0,
+        )
         peak = s.t  # release
-        s.move(0.35 * k, **_one(side, sh_flex=35.0, sh_abd=15.0, elbow=30.0), chest_twist=-sgn * 30.0 * a,
-               lumbar_flex=25.0)
+        s.move(
+            0.35 * k,
+            **_one(side, sh_flex=35.0, sh_abd=15.0, elbow=30.0),
+            chest_twist=-sgn * 30.0 * a,
+            lumbar_flex=25.0,
+        )
         s.move(0.6 * k, **REST_ARMS, chest_twist=0.0, lumbar_twist=0.0, lumbar_flex=0.0)
         s.repetition(r0, peak, s.t)
         s.hold(0.2 * k)
@@ -242,11 +275,20 @@ def _squat(p: dict, sk: Skeleton) -> Program:
     t0 = s.t
     for _ in range(n):
         r0 = s.t
-        s.move(0.9 * k, **_both(hip_flex=hip, knee=knee, sh_flex=80.0, elbow=10.0), tilt=15.0 * a,
-               lumbar_flex=10.0 * a)
+        s.move(
+            0.9 * k,
+            **_both(hip_flex=hip, knee=knee, sh_flex=80.0, elbow=10.0),
+            tilt=15.0 * a,
+            lumbar_flex=10.0 * a,
+        )
         peak = s.t
         s.hold(0.25 * k)
-        s.move(0.9 * k, **_both(hip_flex=0.0, knee=0.0, sh_flex=0.0, elbow=10.0), tilt=0.0, lumbar_flex=0.0)
+        s.move(
+            0.9 * k,
+            **_both(hip_flex=0.0, knee=0.0, sh_flex=0.0, elbow=10.0),
+            tilt=0.0,
+            lumbar_flex=0.0,
+        )
         s.repetition(r0, peak, s.t)
         s.hold(0.2 * k)
     s.phase("squat", t0)
@@ -264,11 +306,24 @@ def _bow(p: dict, sk: Skeleton) -> Program:
         r0 = s.t
         # hips flex as much as the pelvis tips, so the legs stay upright
         # arms hang: the shoulders flex about as much as the trunk bends
-        s.move(0.8 * k, tilt=tilt, **_both(hip_flex=tilt, sh_flex=0.85 * (tilt + 18.0 * a)), lumbar_flex=10.0 * a,
-               spine_flex=8.0 * a, neck_flex=12.0)
+        s.move(
+            0.8 * k,
+            tilt=tilt,
+            **_both(hip_flex=tilt, sh_flex=0.85 * (tilt + 18.0 * a)),
+            lumbar_flex=10.0 * a,
+            spine_flex=8.0 * a,
+            neck_flex=12.0,
+        )
         peak = s.t
         s.hold(0.5 * k)
-        s.move(0.8 * k, tilt=0.0, **_both(hip_flex=0.0, sh_flex=0.0), lumbar_flex=0.0, spine_flex=0.0, neck_flex=0.0)
+        s.move(
+            0.8 * k,
+            tilt=0.0,
+            **_both(hip_flex=0.0, sh_flex=0.0),
+            lumbar_flex=0.0,
+            spine_flex=0.0,
+            neck_flex=0.0,
+        )
         s.repetition(r0, peak, s.t)
         s.hold(0.2 * k)
     s.phase("bow", t0)
@@ -287,13 +342,21 @@ def _kick(p: dict, sk: Skeleton) -> Program:
     t_kick = s.t
     for _ in range(n):
         r0 = s.t
-        s.move(0.3 * k, **_one(side, hip_flex=65.0 * a, knee=100.0), **_one(support, knee=10.0, hip_flex=5.0),
-               lumbar_flex=-8.0)
+        s.move(
+            0.3 * k,
+            **_one(side, hip_flex=65.0 * a, knee=100.0),
+            **_one(support, knee=10.0, hip_flex=5.0),
+            lumbar_flex=-8.0,
+        )
         s.move(0.15 * k, **_one(side, hip_flex=min(100.0, 85.0 * a), knee=5.0, ankle=-30.0))
         peak = s.t
         s.move(0.2 * k, **_one(side, hip_flex=65.0 * a, knee=100.0, ankle=0.0))
-        s.move(0.35 * k, **_one(side, hip_flex=0.0, knee=0.0), **_one(support, knee=0.0, hip_flex=0.0),
-               lumbar_flex=0.0)
+        s.move(
+            0.35 * k,
+            **_one(side, hip_flex=0.0, knee=0.0),
+            **_one(support, knee=0.0, hip_flex=0.0),
+            lumbar_flex=0.0,
+        )
         s.repetition(r0, peak, s.t)
         s.hold(0.15 * k)
     s.phase("kick", t_kick)
@@ -316,9 +379,18 @@ def _jump(p: dict, sk: Skeleton) -> Program:
     for _ in range(n):
         r0 = s.t
         crouch = 20.0 + 20.0 * a
-        s.move(0.45 * k, tilt=crouch, **_both(hip_flex=crouch + 30.0 + 15.0 * a, knee=60.0 + 30.0 * a,
-                                                sh_flex=-40.0, elbow=20.0))
-        s.move(0.18 * k, tilt=5.0, **_both(hip_flex=5.0, knee=3.0, ankle=-35.0, sh_flex=150.0, elbow=10.0))
+        s.move(
+            0.45 * k,
+            tilt=crouch,
+            **_both(
+                hip_flex=crouch + 30.0 + 15.0 * a, knee=60.0 + 30.0 * a, sh_flex=-40.0, elbow=20.0
+            ),
+        )
+        s.move(
+            0.18 * k,
+            tilt=5.0,
+            **_both(hip_flex=5.0, knee=3.0, ankle=-35.0, sh_flex=150.0, elbow=10.0),
+        )
         f0 = s.t
         s.move(tf / 2, **_both(knee=25.0, hip_flex=20.0, ankle=-25.0))
         peak = s.t
@@ -326,7 +398,11 @@ def _jump(p: dict, sk: Skeleton) -> Program:
         flights.append((f0, s.t))
         if dist:
             shifts.append((f0, s.t, dist))
-        s.move(0.25 * k, tilt=15.0, **_both(hip_flex=55.0, knee=65.0, ankle=0.0, sh_flex=40.0, elbow=20.0))
+        s.move(
+            0.25 * k,
+            tilt=15.0,
+            **_both(hip_flex=55.0, knee=65.0, ankle=0.0, sh_flex=40.0, elbow=20.0),
+        )
         s.move(0.5 * k, tilt=0.0, **_both(hip_flex=0.0, knee=0.0, sh_flex=0.0, elbow=10.0))
         s.repetition(r0, peak, s.t)
         s.hold(0.2 * k)
@@ -366,26 +442,63 @@ def _stand_up(p: dict, sk: Skeleton) -> Program:
     return _finish(s, start_posture="sitting")
 
 
-def _pick_up(p: dict, sk: Skeleton) -> Program:
-    side, k, a = p["side"], 1.0 / p["speed"], p["amplitude"]
+def _reach_pose(side: str, depth: np.ndarray) -> dict[str, np.ndarray]:
+    """Bent-over pose reaching down with ``side`` hand; ``depth`` scales how far (1 = about knee-deep)."""
     other = _other(side)
+    return {
+        "tilt": 40.0 * depth,
+        **_both(hip_flex=75.0 * depth, knee=65.0 * depth),
+        "lumbar_flex": 20.0 * depth,
+        "spine_flex": 10.0 * depth,
+        **_one(side, sh_flex=50.0 + 45.0 * depth, elbow=np.full_like(depth, 5.0)),
+        **_one(other, sh_flex=35.0 * depth, elbow=np.full_like(depth, 80.0)),  # rests on the thigh
+    }
+
+
+def _reach_depth(sk: Skeleton, side: str, hand_height: float) -> float:
+    """The depth of :func:`_reach_pose` at which the hand centre is ``hand_height`` above the floor."""
+    depth = np.linspace(0.5, 1.8, 131)
+    dofs = {**{d: np.full(depth.shape, v) for d, v in REST_ALL.items()}, **_reach_pose(side, depth)}
+    for sd in SIDES:  # soles level, as in the program
+        dofs[f"{sd}_ankle"] = dofs["tilt"] - dofs[f"{sd}_hip_flex"] + dofs[f"{sd}_knee"]
+    pos = sk.forward(dofs, len(depth))
+    feet = [
+        sk.index[f"{sd}_{n}"]
+        for sd in SIDES
+        for n in ("ankle", "heel", "foot", "big_toe", "small_toe")
+    ]
+    hand = pos[:, sk.index[f"{side}_hand"], 1] - pos[:, feet, 1].min(axis=1)
+    return float(depth[np.argmin(np.abs(hand - hand_height))])
+
+
+def _pick_up(p: dict, sk: Skeleton) -> Program:
+    side, k = p["side"], 1.0 / p["speed"]
+    other = _other(side)
+    hand_height = 0.06 * sk.shape.height  # an object of a few centimetres on the floor
+    depth = _reach_depth(sk, side, hand_height)
     s = Script(REST_POSE)
     _hold(s, k)
     t0 = s.t
-    s.move(1.0 * k, tilt=45.0, **_both(hip_flex=85.0, knee=70.0), lumbar_flex=20.0, spine_flex=10.0,
-           **_one(side, sh_flex=95.0, elbow=5.0), **_one(other, sh_flex=70.0, elbow=30.0))
+    s.move(1.0 * k, **{d: float(v) for d, v in _reach_pose(side, np.array(depth)).items()})
     s.phase("bend_down", t0)
     t1 = s.t
     s.move(0.35 * k, **_one(side, wrist=25.0, elbow=12.0))
     peak = s.t
     s.phase("grasp", t1)
     t2 = s.t
-    s.move(1.0 * k, tilt=0.0, **_both(hip_flex=0.0, knee=0.0), lumbar_flex=0.0, spine_flex=0.0,
-           **_one(side, sh_flex=15.0, elbow=75.0, wrist=10.0), **_one(other, sh_flex=0.0, elbow=10.0))
+    s.move(
+        1.0 * k,
+        tilt=0.0,
+        **_both(hip_flex=0.0, knee=0.0),
+        lumbar_flex=0.0,
+        spine_flex=0.0,
+        **_one(side, sh_flex=15.0, elbow=75.0, wrist=10.0),
+        **_one(other, sh_flex=0.0, elbow=10.0),
+    )
     s.phase("stand_up", t2)
     s.repetition(t0, peak, s.t)
     _hold(s, k)
-    return _finish(s)
+    return _finish(s, info={"reach_hand_height": hand_height})
 
 
 def _turn(p: dict, sk: Skeleton) -> Program:
@@ -447,13 +560,22 @@ def _gait(p: dict, sk: Skeleton, *, run: bool) -> Program:
             if run:
                 hip = 17.0 + 33.0 * np.cos(2 * np.pi * (ph - 0.9))
                 knee = 25.0 + 20.0 * bump(ph, 0.15, 0.07) + 70.0 * bump(ph, 0.65, 0.13)
-                ankle = 10.0 * bump(ph, 0.15, 0.07) - 25.0 * bump(ph, 0.38, 0.05)
+                ankle = (
+                    5.0 * bump(ph, 0.0, 0.04)
+                    - 25.0 * bump(ph, 0.36, 0.05)
+                    + 10.0 * bump(ph, 0.7, 0.08)
+                )
                 sh = 5.0 - 35.0 * c
                 elbow = 85.0 + 10.0 * np.cos(2 * np.pi * (ph - 0.5))
             else:
                 hip = 8.0 + 22.0 * c
                 knee = 5.0 + 15.0 * bump(ph, 0.12, 0.06) + 55.0 * bump(ph, 0.72, 0.10)
-                ankle = -6.0 * bump(ph, 0.04, 0.03) + 10.0 * bump(ph, 0.42, 0.09) - 18.0 * bump(ph, 0.62, 0.05) + 2.0
+                # relative to a level sole: toes up at heel strike, flat foot, heel off at push-off
+                ankle = (
+                    12.0 * bump(ph, 0.0, 0.04)
+                    - 22.0 * bump(ph, 0.6, 0.06)
+                    + 8.0 * bump(ph, 0.8, 0.08)
+                )
                 sh = 2.0 - 16.0 * c
                 elbow = 8.0 + 8.0 * np.cos(2 * np.pi * (ph - 0.5))
             out[f"{leg}_hip_flex"] = e * a * hip
@@ -465,7 +587,9 @@ def _gait(p: dict, sk: Skeleton, *, run: bool) -> Program:
         ph_lead = leg_phase(t, lead)
         lean = 10.0 if run else 3.0
         out["lumbar_flex"] = e * lean
-        out["lumbar_twist"] = e * a * 5.0 * np.cos(2 * np.pi * ph_lead) * (1 if lead == "left" else -1)
+        out["lumbar_twist"] = (
+            e * a * 5.0 * np.cos(2 * np.pi * ph_lead) * (1 if lead == "left" else -1)
+        )
         return out
 
     def stance(t):
@@ -487,7 +611,14 @@ def _gait(p: dict, sk: Skeleton, *, run: bool) -> Program:
         if t_hs > t_end or len(reps) >= n:
             break
         foot = lead if kk % 2 == 0 else other
-        reps.append({"start": max(t_start, t_hs - step), "peak": t_hs - 0.45 * step, "end": t_hs, "foot": foot})
+        reps.append(
+            {
+                "start": max(t_start, t_hs - step),
+                "peak": t_hs - 0.45 * step,
+                "end": t_hs,
+                "foot": foot,
+            }
+        )
         kk += 1
     if run:
         # airborne while neither leg is in stance, once the gait is fully under way
@@ -502,8 +633,14 @@ def _gait(p: dict, sk: Skeleton, *, run: bool) -> Program:
         {"name": "standing", "start": t_end, "end": duration},
     ]
     return Program(
-        duration=duration, dofs=dofs, anchor="stance", flat_feet=(), flights=flights,
-        stance=stance, phases=phases, repetitions=reps,
+        duration=duration,
+        dofs=dofs,
+        anchor="stance",
+        flat_feet=SIDES,
+        flights=flights,
+        stance=stance,
+        phases=phases,
+        repetitions=reps,
         info={"cadence": 60.0 / step, "step_time": step},
     )
 
@@ -539,42 +676,157 @@ def _add(spec: ActionSpec) -> None:
     SPECS[spec.name] = spec
 
 
-_add(ActionSpec("walk", _walk, sides=SIDES, repetitions=(4, 8),
-                active_parts=lambda p: _LEGS + _ARMS, limb=lambda p: f"{p['side']}_foot",
-                description="walk forward; side = the foot that steps first; repetitions = steps"))
-_add(ActionSpec("run", _run, sides=SIDES, repetitions=(6, 10),
-                active_parts=lambda p: _LEGS + _ARMS, limb=lambda p: f"{p['side']}_foot",
-                description="run forward; side = the foot that steps first; repetitions = steps"))
-_add(ActionSpec("jump", _jump, repetitions=(1, 3),
-                extra={"jump_height": _u(0.12, 0.4), "jump_distance": _jump_distance},
-                active_parts=lambda p: ["torso"] + _LEGS + _ARMS,
-                description="two-footed jump; jump_height = ballistic rise (m), jump_distance = forward travel (m)"))
-_add(ActionSpec("wave", _wave, sides=SIDES, repetitions=(2, 5), active_parts=_arm,
-                limb=lambda p: f"{p['side']}_hand", description="wave one raised hand side to side"))
-_add(ActionSpec("clap", _clap, repetitions=(2, 6), active_parts=lambda p: list(_ARMS),
-                limb=lambda p: "both_hands", description="clap the hands in front of the chest"))
-_add(ActionSpec("squat", _squat, repetitions=(1, 4), active_parts=lambda p: ["torso"] + _LEGS + _ARMS,
-                description="squat down and stand up again"))
-_add(ActionSpec("kick", _kick, sides=SIDES, repetitions=(1, 3), active_parts=lambda p: [f"{p['side']}_leg"],
-                limb=lambda p: f"{p['side']}_foot", description="front kick with one leg"))
-_add(ActionSpec("punch", _punch, sides=SIDES, repetitions=(1, 4), active_parts=_arm,
-                limb=lambda p: f"{p['side']}_hand", description="punch forward from a guard"))
-_add(ActionSpec("bow", _bow, repetitions=(1, 2), active_parts=lambda p: ["torso", "head"],
-                description="bow from the hips"))
-_add(ActionSpec("sit_down", _sit_down, active_parts=lambda p: ["torso"] + _LEGS,
-                description="sit down on a seat behind"))
-_add(ActionSpec("stand_up", _stand_up, active_parts=lambda p: ["torso"] + _LEGS,
-                description="stand up from a seat"))
-_add(ActionSpec("turn", _turn, sides=SIDES, extra={"turn_angle": lambda rng, p: float(rng.choice([90.0, 135.0, 180.0]))},
-                active_parts=lambda p: ["torso"] + _LEGS,
-                description="turn on the spot; side = turning towards the body's left or right"))
-_add(ActionSpec("raise_arms", _raise_arms, sides=("left", "right", "both"), repetitions=(1, 3),
-                extra={"style": lambda rng, p: str(rng.choice(["front", "side"]))}, active_parts=_arm,
-                limb=lambda p: "both_hands" if p["side"] == "both" else f"{p['side']}_hand",
-                description="raise the arm(s) overhead to the front or the side"))
-_add(ActionSpec("throw", _throw, sides=SIDES, repetitions=(1, 2), active_parts=lambda p: ["torso"] + _ARMS,
-                limb=lambda p: f"{p['side']}_hand", description="overarm throw"))
-_add(ActionSpec("pick_up", _pick_up, sides=SIDES, active_parts=lambda p: ["torso"] + _LEGS + [f"{p['side']}_arm"],
-                limb=lambda p: f"{p['side']}_hand", description="bend down and pick something up from the floor"))
+_add(
+    ActionSpec(
+        "walk",
+        _walk,
+        sides=SIDES,
+        repetitions=(4, 8),
+        active_parts=lambda p: _LEGS + _ARMS,
+        limb=lambda p: f"{p['side']}_foot",
+        description="walk forward; side = the foot that steps first; repetitions = steps",
+    )
+)
+_add(
+    ActionSpec(
+        "run",
+        _run,
+        sides=SIDES,
+        repetitions=(6, 10),
+        active_parts=lambda p: _LEGS + _ARMS,
+        limb=lambda p: f"{p['side']}_foot",
+        description="run forward; side = the foot that steps first; repetitions = steps",
+    )
+)
+_add(
+    ActionSpec(
+        "jump",
+        _jump,
+        repetitions=(1, 3),
+        extra={"jump_height": _u(0.12, 0.4), "jump_distance": _jump_distance},
+        active_parts=lambda p: ["torso"] + _LEGS + _ARMS,
+        description="two-footed jump; jump_height = ballistic rise (m), jump_distance = forward travel (m)",
+    )
+)
+_add(
+    ActionSpec(
+        "wave",
+        _wave,
+        sides=SIDES,
+        repetitions=(2, 5),
+        active_parts=_arm,
+        limb=lambda p: f"{p['side']}_hand",
+        description="wave one raised hand side to side",
+    )
+)
+_add(
+    ActionSpec(
+        "clap",
+        _clap,
+        repetitions=(2, 6),
+        active_parts=lambda p: list(_ARMS),
+        limb=lambda p: "both_hands",
+        description="clap the hands in front of the chest",
+    )
+)
+_add(
+    ActionSpec(
+        "squat",
+        _squat,
+        repetitions=(1, 4),
+        active_parts=lambda p: ["torso"] + _LEGS + _ARMS,
+        description="squat down and stand up again",
+    )
+)
+_add(
+    ActionSpec(
+        "kick",
+        _kick,
+        sides=SIDES,
+        repetitions=(1, 3),
+        active_parts=lambda p: [f"{p['side']}_leg"],
+        limb=lambda p: f"{p['side']}_foot",
+        description="front kick with one leg",
+    )
+)
+_add(
+    ActionSpec(
+        "punch",
+        _punch,
+        sides=SIDES,
+        repetitions=(1, 4),
+        active_parts=_arm,
+        limb=lambda p: f"{p['side']}_hand",
+        description="punch forward from a guard",
+    )
+)
+_add(
+    ActionSpec(
+        "bow",
+        _bow,
+        repetitions=(1, 2),
+        active_parts=lambda p: ["torso", "head"],
+        description="bow from the hips",
+    )
+)
+_add(
+    ActionSpec(
+        "sit_down",
+        _sit_down,
+        active_parts=lambda p: ["torso"] + _LEGS,
+        description="sit down on a seat behind",
+    )
+)
+_add(
+    ActionSpec(
+        "stand_up",
+        _stand_up,
+        active_parts=lambda p: ["torso"] + _LEGS,
+        description="stand up from a seat",
+    )
+)
+_add(
+    ActionSpec(
+        "turn",
+        _turn,
+        sides=SIDES,
+        extra={"turn_angle": lambda rng, p: float(rng.choice([90.0, 135.0, 180.0]))},
+        active_parts=lambda p: ["torso"] + _LEGS,
+        description="turn on the spot; side = turning towards the body's left or right",
+    )
+)
+_add(
+    ActionSpec(
+        "raise_arms",
+        _raise_arms,
+        sides=("left", "right", "both"),
+        repetitions=(1, 3),
+        extra={"style": lambda rng, p: str(rng.choice(["front", "side"]))},
+        active_parts=_arm,
+        limb=lambda p: "both_hands" if p["side"] == "both" else f"{p['side']}_hand",
+        description="raise the arm(s) overhead to the front or the side",
+    )
+)
+_add(
+    ActionSpec(
+        "throw",
+        _throw,
+        sides=SIDES,
+        repetitions=(1, 2),
+        active_parts=lambda p: ["torso"] + _ARMS,
+        limb=lambda p: f"{p['side']}_hand",
+        description="overarm throw",
+    )
+)
+_add(
+    ActionSpec(
+        "pick_up",
+        _pick_up,
+        sides=SIDES,
+        active_parts=lambda p: ["torso"] + _LEGS + [f"{p['side']}_arm"],
+        limb=lambda p: f"{p['side']}_hand",
+        description="bend down and pick something up from the floor",
+    )
+)
 
 __all__ = ["Program", "ActionSpec", "SPECS", "REST_ALL", "GRAVITY"]

@@ -6,13 +6,15 @@ same movement on both sides:
 
 * ``{side}_sh_flex`` raises the arm forward, ``{side}_sh_abd`` sideways, ``{side}_sh_rot`` rotates it
   outwards about its own axis; ``{side}_elbow`` bends the elbow; ``{side}_wrist`` bends the hand;
-  ``{side}_clav`` lifts the shoulder.
+  ``{side}_clav`` lifts the shoulder; ``{side}_sh_hor`` swings the whole arm outwards about the vertical
+  (horizontal abduction, e.g. from pointing forward to pointing sideways).
 * ``{side}_hip_flex`` swings the thigh forward, ``{side}_hip_abd`` sideways, ``{side}_hip_rot`` turns it
   outwards; ``{side}_knee`` bends the knee (shank backwards); ``{side}_ankle`` lifts the toes.
 * ``yaw`` turns the whole body towards its left, ``tilt`` tips the pelvis (and everything on it) forward;
   ``lumbar_*``, ``spine_*``, ``chest_*``, ``neck_*`` and ``head_flex`` bend (``flex``, forward), twist
   (``twist``, the front towards the left) or side-bend (``bend``) the trunk above the pelvis.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -25,11 +27,32 @@ SIDES = ("left", "right")
 SIGN = {"left": 1.0, "right": -1.0}
 
 TRUNK_DOFS = (
-    "yaw", "tilt", "lumbar_flex", "lumbar_bend", "lumbar_twist", "spine_flex", "spine_twist",
-    "chest_flex", "chest_twist", "neck_flex", "neck_twist", "head_flex",
+    "yaw",
+    "tilt",
+    "lumbar_flex",
+    "lumbar_bend",
+    "lumbar_twist",
+    "spine_flex",
+    "spine_twist",
+    "chest_flex",
+    "chest_twist",
+    "neck_flex",
+    "neck_twist",
+    "head_flex",
 )
 LIMB_DOFS = (
-    "clav", "sh_flex", "sh_abd", "sh_rot", "elbow", "wrist", "hip_flex", "hip_abd", "hip_rot", "knee", "ankle",
+    "clav",
+    "sh_hor",
+    "sh_flex",
+    "sh_abd",
+    "sh_rot",
+    "elbow",
+    "wrist",
+    "hip_flex",
+    "hip_abd",
+    "hip_rot",
+    "knee",
+    "ankle",
 )
 DOFS = TRUNK_DOFS + tuple(f"{s}_{d}" for s in SIDES for d in LIMB_DOFS)
 
@@ -53,7 +76,13 @@ class BodyShape:
     def __post_init__(self):
         if not 0.5 <= self.height <= 2.5:
             raise ValueError(f"height must be in [0.5, 2.5] metres, got {self.height!r}")
-        for name in ("arm_ratio", "leg_ratio", "torso_ratio", "shoulder_width_ratio", "hip_width_ratio"):
+        for name in (
+            "arm_ratio",
+            "leg_ratio",
+            "torso_ratio",
+            "shoulder_width_ratio",
+            "hip_width_ratio",
+        ):
             v = getattr(self, name)
             if not 0.5 <= v <= 1.5:
                 raise ValueError(f"{name} must be in [0.5, 1.5], got {v!r}")
@@ -116,8 +145,12 @@ class Skeleton:
         self.parents = tuple(-1 if p is None else self.index[p] for _, p, _ in spec)
         offsets = np.array([o for _, _, o in spec], dtype=float)
         # standing crown height in fraction units; rescale so that it equals shape.height
-        leg = -(offsets[self.index["left_hip"], 1] + offsets[self.index["left_knee"], 1]
-                + offsets[self.index["left_ankle"], 1] + offsets[self.index["left_heel"], 1])
+        leg = -(
+            offsets[self.index["left_hip"], 1]
+            + offsets[self.index["left_knee"], 1]
+            + offsets[self.index["left_ankle"], 1]
+            + offsets[self.index["left_heel"], 1]
+        )
         top = sum(offsets[self.index[n], 1] for n in ("spine", "chest", "neck", "head", "head_top"))
         self.scale = shape.height / (leg + top)
         self.offsets = offsets * self.scale
@@ -131,7 +164,8 @@ class Skeleton:
         """Length of every bone, keyed ``"parent->child"`` (metres)."""
         return {
             f"{self.joints[p]}->{j}": float(np.linalg.norm(self.offsets[i]))
-            for i, (j, p) in enumerate(zip(self.joints, self.parents)) if p >= 0
+            for i, (j, p) in enumerate(zip(self.joints, self.parents))
+            if p >= 0
         }
 
     def forward(self, dofs: dict[str, np.ndarray], num_frames: int) -> np.ndarray:
@@ -147,7 +181,9 @@ class Skeleton:
 
         local: dict[str, np.ndarray] = {
             "pelvis": _rot_y(ang("yaw")) @ _rot_x(ang("tilt")),
-            "_lumbar": _rot_y(ang("lumbar_twist")) @ _rot_z(ang("lumbar_bend")) @ _rot_x(ang("lumbar_flex")),
+            "_lumbar": _rot_y(ang("lumbar_twist"))
+            @ _rot_z(ang("lumbar_bend"))
+            @ _rot_x(ang("lumbar_flex")),
             "spine": _rot_y(ang("spine_twist")) @ _rot_x(ang("spine_flex")),
             "chest": _rot_y(ang("chest_twist")) @ _rot_x(ang("chest_flex")),
             "neck": _rot_y(ang("neck_twist")) @ _rot_x(ang("neck_flex")),
@@ -155,12 +191,19 @@ class Skeleton:
         }
         for side in SIDES:
             s = SIGN[side]
-            d = lambda n: ang(f"{side}_{n}")  # noqa: E731
+            d = lambda n, side=side: ang(f"{side}_{n}")  # noqa: E731
             local[f"{side}_clavicle"] = _rot_z(s * d("clav"))
-            local[f"{side}_shoulder"] = _rot_z(s * d("sh_abd")) @ _rot_x(-d("sh_flex")) @ _rot_y(s * d("sh_rot"))
+            local[f"{side}_shoulder"] = (
+                _rot_y(s * d("sh_hor"))
+                @ _rot_z(s * d("sh_abd"))
+                @ _rot_x(-d("sh_flex"))
+                @ _rot_y(s * d("sh_rot"))
+            )
             local[f"{side}_elbow"] = _rot_x(-d("elbow"))
             local[f"{side}_wrist"] = _rot_x(-d("wrist"))
-            local[f"{side}_hip"] = _rot_z(s * d("hip_abd")) @ _rot_x(-d("hip_flex")) @ _rot_y(s * d("hip_rot"))
+            local[f"{side}_hip"] = (
+                _rot_z(s * d("hip_abd")) @ _rot_x(-d("hip_flex")) @ _rot_y(s * d("hip_rot"))
+            )
             local[f"{side}_knee"] = _rot_x(d("knee"))
             local[f"{side}_ankle"] = _rot_x(-d("ankle"))
 
@@ -199,6 +242,16 @@ def _rot_z(a: np.ndarray) -> np.ndarray:
 rot_x, rot_y, rot_z = _rot_x, _rot_y, _rot_z
 
 __all__ = [
-    "BodyShape", "Skeleton", "DOFS", "TRUNK_DOFS", "LIMB_DOFS", "REST_POSE", "SIDES", "SIGN", "FOOT_POINTS",
-    "rot_x", "rot_y", "rot_z",
+    "BodyShape",
+    "Skeleton",
+    "DOFS",
+    "TRUNK_DOFS",
+    "LIMB_DOFS",
+    "REST_POSE",
+    "SIDES",
+    "SIGN",
+    "FOOT_POINTS",
+    "rot_x",
+    "rot_y",
+    "rot_z",
 ]

@@ -3,6 +3,7 @@
 Camera frame (Kinect convention): x to the camera's left, y up, z along the optical axis into the scene,
 right-handed, metres.  Image: u to the right, v down, pixels, principal point at the image centre.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,7 +42,9 @@ class ViewCamera:
         """(..., 3) world points -> (..., 3) camera-frame points."""
         return (points - self.position) @ self.rotation.T
 
-    def fit_focal(self, cam_points: np.ndarray, image_size: tuple[int, int], fill: float = 0.8) -> float:
+    def fit_focal(
+        self, cam_points: np.ndarray, image_size: tuple[int, int], fill: float = 0.8
+    ) -> float:
         """Focal length (pixels) at which ``cam_points`` span ``fill`` of the image around its centre."""
         w, h = image_size
         xn = np.abs(cam_points[..., 0] / cam_points[..., 2]).max()

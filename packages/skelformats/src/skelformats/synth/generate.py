@@ -1,10 +1,12 @@
 """``generate``: resolve parameters, run an action program, put the body on the ground, view it, convert it."""
+
 from __future__ import annotations
 
 import math
 import zlib
-from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -19,20 +21,53 @@ from .camera import ViewCamera, project
 
 ACTIONS: tuple[str, ...] = tuple(SPECS)
 
-BODY_PARAMS = ("height", "arm_ratio", "leg_ratio", "torso_ratio", "shoulder_width_ratio", "hip_width_ratio")
+BODY_PARAMS = (
+    "height",
+    "arm_ratio",
+    "leg_ratio",
+    "torso_ratio",
+    "shoulder_width_ratio",
+    "hip_width_ratio",
+)
 COMMON_PARAMS = (
-    "side", "repetitions", "speed", "amplitude", "direction", *BODY_PARAMS,
-    "view_yaw", "view_pitch", "camera_distance", "camera_space", "image_size", "focal_length",
-    "noise", "dropped_joints", "fps", "num_frames", "duration",
+    "side",
+    "repetitions",
+    "speed",
+    "amplitude",
+    "direction",
+    *BODY_PARAMS,
+    "view_yaw",
+    "view_pitch",
+    "camera_distance",
+    "camera_space",
+    "image_size",
+    "focal_length",
+    "noise",
+    "dropped_joints",
+    "fps",
+    "num_frames",
+    "duration",
 )
 # (low, high) accepted values of numeric parameters
 RANGES = {
-    "speed": (0.2, 5.0), "amplitude": (0.2, 1.6), "repetitions": (1, 30),
-    "height": (0.5, 2.5), "arm_ratio": (0.5, 1.5), "leg_ratio": (0.5, 1.5), "torso_ratio": (0.5, 1.5),
-    "shoulder_width_ratio": (0.5, 1.5), "hip_width_ratio": (0.5, 1.5),
-    "view_pitch": (-80.0, 80.0), "camera_distance": (0.5, 100.0), "noise": (0.0, 1.0),
-    "fps": (1.0, 1000.0), "num_frames": (2, 100_000), "duration": (0.05, 3600.0),
-    "jump_height": (0.02, 1.0), "jump_distance": (0.0, 2.5), "turn_angle": (10.0, 360.0),
+    "speed": (0.2, 5.0),
+    "amplitude": (0.2, 1.6),
+    "repetitions": (1, 30),
+    "height": (0.5, 2.5),
+    "arm_ratio": (0.5, 1.5),
+    "leg_ratio": (0.5, 1.5),
+    "torso_ratio": (0.5, 1.5),
+    "shoulder_width_ratio": (0.5, 1.5),
+    "hip_width_ratio": (0.5, 1.5),
+    "view_pitch": (-80.0, 80.0),
+    "camera_distance": (0.5, 100.0),
+    "noise": (0.0, 1.0),
+    "fps": (1.0, 1000.0),
+    "num_frames": (2, 100_000),
+    "duration": (0.05, 3600.0),
+    "jump_height": (0.02, 1.0),
+    "jump_distance": (0.0, 2.5),
+    "turn_angle": (10.0, 360.0),
 }
 CHOICES = {"style": ("front", "side")}
 UNIT_SCALE = {None: 1.0, "m": 1.0, "cm": 100.0, "mm": 1000.0, "in": 1.0 / 0.0254}
@@ -90,7 +125,9 @@ def resolve_params(action: str, seed: int, given: dict) -> dict:
         if side is None:
             side = str(_stream(seed, "side").choice(spec.sides))
         elif side not in spec.sides:
-            raise ValueError(f"side must be one of {spec.sides} for action {action!r}, got {side!r}")
+            raise ValueError(
+                f"side must be one of {spec.sides} for action {action!r}, got {side!r}"
+            )
         p["side"] = side
     else:
         if given.get("side") is not None:
@@ -98,7 +135,9 @@ def resolve_params(action: str, seed: int, given: dict) -> dict:
         p["side"] = None
     if spec.repetitions is None:
         if given.get("repetitions") not in (None, 1):
-            raise ValueError(f"action {action!r} is done once; repetitions must be 1, got {given['repetitions']!r}")
+            raise ValueError(
+                f"action {action!r} is done once; repetitions must be 1, got {given['repetitions']!r}"
+            )
         p["repetitions"] = 1
     else:
         lo, hi = spec.repetitions
@@ -126,14 +165,21 @@ def resolve_params(action: str, seed: int, given: dict) -> dict:
     pick("view_yaw", lambda r: round(float(r.uniform(-40.0, 40.0)), 1))
     p["view_yaw"] = _wrap(p["view_yaw"])
     pick("view_pitch", lambda r: round(float(r.uniform(0.0, 25.0)), 1))
-    p["camera_distance"] = None if given.get("camera_distance") is None else _number(
-        "camera_distance", given["camera_distance"])
+    p["camera_distance"] = (
+        None
+        if given.get("camera_distance") is None
+        else _number("camera_distance", given["camera_distance"])
+    )
     p["camera_space"] = bool(given.get("camera_space", False))
     size = given.get("image_size") or (1920, 1080)
     if len(size) != 2 or any(int(s) != s or s < 16 for s in size):
         raise ValueError(f"image_size must be (width, height) in pixels, got {size!r}")
     p["image_size"] = [int(size[0]), int(size[1])]
-    p["focal_length"] = None if given.get("focal_length") is None else _number("focal_length", given["focal_length"])
+    p["focal_length"] = (
+        None
+        if given.get("focal_length") is None
+        else _number("focal_length", given["focal_length"])
+    )
     if p["focal_length"] is not None and p["focal_length"] <= 0:
         raise ValueError(f"focal_length must be positive, got {p['focal_length']!r}")
     # corruption and sampling
@@ -141,7 +187,11 @@ def resolve_params(action: str, seed: int, given: dict) -> dict:
     p["dropped_joints"] = given.get("dropped_joints")
     for name in ("fps", "duration"):
         p[name] = None if given.get(name) is None else _number(name, given[name])
-    p["num_frames"] = None if given.get("num_frames") is None else _number("num_frames", given["num_frames"], True)
+    p["num_frames"] = (
+        None
+        if given.get("num_frames") is None
+        else _number("num_frames", given["num_frames"], True)
+    )
     return p
 
 
@@ -165,7 +215,9 @@ def _timeline(spec, p: dict, sk: Skeleton, speed_given: bool) -> tuple[Program, 
         T = max(2, int(round(dur * fps)))
     span = (T - 1) / fps
     if not speed_given:
-        for _ in range(8):  # durations scale with 1/speed except ballistic flight; converge by iteration
+        for _ in range(
+            8
+        ):  # durations scale with 1/speed except ballistic flight; converge by iteration
             if abs(prog.duration - span) < 1e-4:
                 break
             p["speed"] = float(np.clip(p["speed"] * prog.duration / span, *RANGES["speed"]))
@@ -184,7 +236,9 @@ def _angles(prog: Program, t: np.ndarray) -> dict[str, np.ndarray]:
     dofs.update({k: np.broadcast_to(np.asarray(v, float), (T,)) for k, v in prog.dofs(t).items()})
     for sd in prog.flat_feet:
         # the ankle keeps the sole parallel to the floor, on top of the scripted offset
-        dofs[f"{sd}_ankle"] = dofs["tilt"] - dofs[f"{sd}_hip_flex"] + dofs[f"{sd}_knee"] + dofs[f"{sd}_ankle"]
+        dofs[f"{sd}_ankle"] = (
+            dofs["tilt"] - dofs[f"{sd}_hip_flex"] + dofs[f"{sd}_knee"] + dofs[f"{sd}_ankle"]
+        )
     return dofs
 
 
@@ -241,7 +295,7 @@ def _integrate_stance(prog: Program, sk: Skeleton, pos: np.ndarray, t: np.ndarra
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def canonical_layout(dims: int = 3, units: str | None = "m", up_axis: str | None = "y") -> Layout:
     """The synthetic body as a layout over every canonical joint (the source of :func:`convert`)."""
     sk = Skeleton(BodyShape())
@@ -254,13 +308,28 @@ def canonical_layout(dims: int = 3, units: str | None = "m", up_axis: str | None
             p = sk.parents[p]
         return -1 if p < 0 else idx[sk.joints[p]]
 
-    return Layout(name=f"synth_body_{dims}d", joints=names, parents=tuple(parent(j) for j in names),
-                  dims=dims, canonical=names, units=units, up_axis=up_axis)
+    return Layout(
+        name=f"synth_body_{dims}d",
+        joints=names,
+        parents=tuple(parent(j) for j in names),
+        dims=dims,
+        canonical=names,
+        units=units,
+        up_axis=up_axis,
+    )
 
 
 def _up_rotation(up_axis: str | None) -> np.ndarray:
     """Rotation taking the canonical y-up frame to one whose up is ``up_axis``."""
-    c = {None: (0, 0), "y": (0, 0), "z": (0, 90), "-z": (0, -90), "-y": (0, 180), "x": (2, -90), "-x": (2, 90)}
+    c = {
+        None: (0, 0),
+        "y": (0, 0),
+        "z": (0, 90),
+        "-z": (0, -90),
+        "-y": (0, 180),
+        "x": (2, -90),
+        "-x": (2, 90),
+    }
     axis, deg = c[up_axis]
     a = np.deg2rad(deg)
     ca, sa = np.cos(a), np.sin(a)
@@ -278,7 +347,9 @@ def _label(rel: float) -> str:
     return "to the right" if rel > 0 else "to the left"
 
 
-def _resolve_dropped(spec, layout: Layout, available: np.ndarray, rng: np.random.Generator) -> tuple[list[int], Any]:
+def _resolve_dropped(
+    spec, layout: Layout, available: np.ndarray, rng: np.random.Generator
+) -> tuple[list[int], Any]:
     if spec is None:
         return [], None
     if isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, bool):
@@ -289,17 +360,23 @@ def _resolve_dropped(spec, layout: Layout, available: np.ndarray, rng: np.random
         n = min(len(cand), int(round(f * layout.num_joints)))
         return sorted(int(j) for j in rng.choice(cand, size=n, replace=False)), f
     if isinstance(spec, str) or not isinstance(spec, Iterable):
-        raise ValueError(f"dropped_joints must be a fraction or a list of joint names, got {spec!r}")
+        raise ValueError(
+            f"dropped_joints must be a fraction or a list of joint names, got {spec!r}"
+        )
     out = []
     for name in spec:
         try:
             out.append(layout.index(name))
         except KeyError:
-            raise ValueError(f"dropped_joints: layout {layout.name!r} has no joint {name!r}") from None
+            raise ValueError(
+                f"dropped_joints: layout {layout.name!r} has no joint {name!r}"
+            ) from None
     return sorted(set(out)), None
 
 
-def generate(action: str, *, layout: str | Layout = "ntu25", seed: int = 0, **params: Any) -> Motion:
+def generate(
+    action: str, *, layout: str | Layout = "ntu25", seed: int = 0, **params: Any
+) -> Motion:
     """A synthetic ``action`` in ``layout``; parameters not given are sampled from ``seed``.
 
     Returns a :class:`Motion` with data (T, J, C) float32, confidence (T, J) (0 = missing or dropped,
@@ -332,7 +409,9 @@ def generate(action: str, *, layout: str | Layout = "ntu25", seed: int = 0, **pa
     target = (float(centre[0]), float(shape.height * 0.5), float(centre[2]))
     extent = float(np.linalg.norm((hi - lo)[[0, 2]]))
     if p["camera_distance"] is None:
-        p["camera_distance"] = round(float(_stream(seed, "camera_distance").uniform(3.0, 5.0)) + extent / 2, 3)
+        p["camera_distance"] = round(
+            float(_stream(seed, "camera_distance").uniform(3.0, 5.0)) + extent / 2, 3
+        )
     elif p["camera_distance"] < extent / 2 + shape.height * 0.6:
         raise ValueError(
             f"camera_distance {p['camera_distance']} m is too close: the {action} spans {extent:.2f} m"
@@ -345,19 +424,27 @@ def generate(action: str, *, layout: str | Layout = "ntu25", seed: int = 0, **pa
 
     data, frame = _express(noisy, lay, cam, p, shape)
     src = canonical_layout(lay.dims, lay.units, lay.up_axis)
-    m = convert(Motion(data.astype(np.float32), src, fps=fps, meta={"source": "skelformats.synth"}), lay)
+    m = convert(
+        Motion(data.astype(np.float32), src, fps=fps, meta={"source": "skelformats.synth"}), lay
+    )
     conf = m.confidence_or_ones().copy()
     out = m.data.copy()
     available = conf.min(axis=0) > 0
-    drop_idx, frac = _resolve_dropped(p["dropped_joints"], lay, available, _stream(seed, "dropped_joints"))
+    drop_idx, frac = _resolve_dropped(
+        p["dropped_joints"], lay, available, _stream(seed, "dropped_joints")
+    )
     conf[:, drop_idx] = 0.0
     out[:, drop_idx] = 0.0
     p["dropped_joints"] = [lay.joints[j] for j in drop_idx]
     p["drop_fraction"] = frac
     p["missing_joints"] = [lay.joints[j] for j in np.flatnonzero(~available)]
 
-    meta = {"source": "skelformats.synth", "action": action, "seed": seed,
-            "params": _ground_truth(action, seed, lay, p, prog, sk, world, offset, fps, T, cam, frame)}
+    meta = {
+        "source": "skelformats.synth",
+        "action": action,
+        "seed": seed,
+        "params": _ground_truth(action, seed, lay, p, prog, sk, world, offset, fps, T, cam, frame),
+    }
     return Motion(out, lay, fps=fps, confidence=conf, meta=meta)
 
 
@@ -376,8 +463,12 @@ def _express(canon: np.ndarray, lay: Layout, cam: ViewCamera, p: dict, shape: Bo
     if np.any(c[..., 2] < 0.1):
         raise ValueError("the body passes behind the camera; increase camera_distance")
     uv = project(c, f, size)
-    if lay.dims == 3:  # image-plane x, y with depth at the same scale (MediaPipe landmarks) or pixels
-        hips = c[:, [CANONICAL_JOINTS.index("left_hip"), CANONICAL_JOINTS.index("right_hip")], 2].mean(1)
+    if (
+        lay.dims == 3
+    ):  # image-plane x, y with depth at the same scale (MediaPipe landmarks) or pixels
+        hips = c[
+            :, [CANONICAL_JOINTS.index("left_hip"), CANONICAL_JOINTS.index("right_hip")], 2
+        ].mean(1)
         z = (c[..., 2] - hips[:, None]) * f
         if lay.units == "normalized":
             return np.concatenate([uv / np.array(size), z[..., None] / size[0]], -1), "image"
@@ -394,7 +485,9 @@ def _express(canon: np.ndarray, lay: Layout, cam: ViewCamera, p: dict, shape: Bo
     return out, "image"
 
 
-def _ground_truth(action, seed, lay, p, prog: Program, sk: Skeleton, world, offset, fps, T, cam, frame) -> dict:
+def _ground_truth(
+    action, seed, lay, p, prog: Program, sk: Skeleton, world, offset, fps, T, cam, frame
+) -> dict:
     spec = SPECS[action]
 
     def frame_of(s):
@@ -416,38 +509,63 @@ def _ground_truth(action, seed, lay, p, prog: Program, sk: Skeleton, world, offs
     end_direction = _wrap(p["direction"] + prog.end_yaw)
     feet = [sk.index[f"{s}_{n}"] for s in SIDES for n in FOOT_POINTS]
     gt = {
-        "action": action, "seed": seed, "layout": lay.name, "dims": lay.dims, "units": lay.units,
+        "action": action,
+        "seed": seed,
+        "layout": lay.name,
+        "dims": lay.dims,
+        "units": lay.units,
         "frame": frame,
-        "fps": p["fps"], "num_frames": p["num_frames"], "duration": p["duration"],
-        "side": p["side"], "limb": spec.limb(p), "active_parts": spec.active_parts(p),
-        "repetitions": p["repetitions"], "speed": round(float(p["speed"]), 4), "amplitude": p["amplitude"],
-        "direction": p["direction"], "end_direction": end_direction,
+        "fps": p["fps"],
+        "num_frames": p["num_frames"],
+        "duration": p["duration"],
+        "side": p["side"],
+        "limb": spec.limb(p),
+        "active_parts": spec.active_parts(p),
+        "repetitions": p["repetitions"],
+        "speed": float(p["speed"]),
+        "amplitude": p["amplitude"],
+        "direction": p["direction"],
+        "end_direction": end_direction,
         "travel_direction": p["direction"] if travels else None,
         "facing": _label(p["direction"] - p["view_yaw"]),
         "heading": _label(p["direction"] - p["view_yaw"]) if travels else None,
         **{k: p[k] for k in spec.extra},
         **{k: p[k] for k in BODY_PARAMS},
-        "view_yaw": p["view_yaw"], "view_pitch": p["view_pitch"], "camera_distance": p["camera_distance"],
+        "view_yaw": p["view_yaw"],
+        "view_pitch": p["view_pitch"],
+        "camera_distance": p["camera_distance"],
         "camera_position": [round(float(x), 4) for x in cam.position],
-        "camera_space": p["camera_space"], "image_size": p["image_size"] if lay.dims == 2 or frame == "image" else None,
+        "camera_space": p["camera_space"],
+        "image_size": p["image_size"] if lay.dims == 2 or frame == "image" else None,
         "focal_length": p["focal_length"],
-        "noise": p["noise"], "dropped_joints": p["dropped_joints"], "drop_fraction": p["drop_fraction"],
+        "noise": p["noise"],
+        "dropped_joints": p["dropped_joints"],
+        "drop_fraction": p["drop_fraction"],
         "missing_joints": p["missing_joints"],
-        "start_posture": prog.start_posture, "end_posture": prog.end_posture,
+        "start_posture": prog.start_posture,
+        "end_posture": prog.end_posture,
         "phases": [timed(ph) for ph in prog.phases],
         "repetition_times": [timed({"index": i, **r}) for i, r in enumerate(prog.repetitions)],
         "contacts": [timed(c) for c in prog.contacts],
         "airborne": [timed({"start": a, "end": b}) for a, b in prog.flights],
         "pelvis_height": {
-            "start": round(float(pelvis[0, 1]), 4), "end": round(float(pelvis[-1, 1]), 4),
-            "min": round(float(pelvis[:, 1].min()), 4), "max": round(float(pelvis[:, 1].max()), 4),
+            "start": round(float(pelvis[0, 1]), 4),
+            "end": round(float(pelvis[-1, 1]), 4),
+            "min": round(float(pelvis[:, 1].min()), 4),
+            "max": round(float(pelvis[:, 1].max()), 4),
         },
         "feet_max_clearance": round(float(world[:, feet, 1].min(axis=1).max()), 4),
-        "displacement": [round(float(disp[0]), 4), round(float(disp[1]), 4), round(float(disp[2]), 4)],
+        "displacement": [
+            round(float(disp[0]), 4),
+            round(float(disp[1]), 4),
+            round(float(disp[2]), 4),
+        ],
         "distance": round(float(np.linalg.norm(disp[[0, 2]])), 4),
         "time_offset": round(float(offset), 4),
     }
-    gt.update({k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in prog.info.items()})
+    gt.update(
+        {k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in prog.info.items()}
+    )
     return gt
 
 
@@ -467,11 +585,18 @@ def generate_dataset(
     if n_per_action < 1:
         raise ValueError(f"n_per_action must be >= 1, got {n_per_action!r}")
     out = []
-    for ai, a in enumerate(actions):
+    for a in actions:
         for i in range(n_per_action):
             child = int(np.random.SeedSequence([seed, ACTIONS.index(a), i]).generate_state(1)[0])
             out.append(generate(a, layout=layout, seed=child, **params))
     return out
 
 
-__all__ = ["ACTIONS", "generate", "generate_dataset", "resolve_params", "canonical_layout", "COMMON_PARAMS"]
+__all__ = [
+    "ACTIONS",
+    "generate",
+    "generate_dataset",
+    "resolve_params",
+    "canonical_layout",
+    "COMMON_PARAMS",
+]

@@ -1,4 +1,5 @@
 """Smooth time profiles: minimum-jerk keyframe tracks and circular bumps for periodic gaits."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -53,7 +54,7 @@ class Script:
         keys = self.keys.get(dof)
         return keys[-1][1] if keys else self.rest.get(dof, 0.0)
 
-    def move(self, duration: float, **targets: float) -> "Script":
+    def move(self, duration: float, **targets: float) -> Script:
         for dof, v in targets.items():
             keys = self.keys[dof]
             if not keys or keys[-1][0] < self.t:
@@ -62,12 +63,14 @@ class Script:
         self.t += duration
         return self
 
-    def hold(self, duration: float) -> "Script":
+    def hold(self, duration: float) -> Script:
         self.t += duration
         return self
 
     def phase(self, name: str, start: float, end: float | None = None) -> None:
-        self.phases.append({"name": name, "start": float(start), "end": float(self.t if end is None else end)})
+        self.phases.append(
+            {"name": name, "start": float(start), "end": float(self.t if end is None else end)}
+        )
 
     def repetition(self, start: float, peak: float, end: float) -> None:
         self.repetitions.append({"start": float(start), "peak": float(peak), "end": float(end)})
