@@ -20,7 +20,11 @@ from .tokenizer import build_tokenizer
 
 _TINY: dict[str, Callable[..., Backbone]] = {}
 
-PROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
+PROCESSOR_FILES = (
+    "video_preprocessor_config.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+)
 
 
 @dataclass
@@ -49,7 +53,9 @@ def is_tiny(name: str) -> bool:
     return name in _TINY
 
 
-def build_tiny(name: str, *, frames: int, size: tuple[int, int], views: int = 1, seed: int = 0) -> Backbone:
+def build_tiny(
+    name: str, *, frames: int, size: tuple[int, int], views: int = 1, seed: int = 0
+) -> Backbone:
     """Build the tiny backbone ``name`` for renderer output (frames, size) with a fixed seed."""
     if name not in _TINY:
         raise ValueError(f"unknown tiny backbone {name!r}; available: {', '.join(list_tiny())}")
@@ -80,7 +86,9 @@ def _grid_side(frames: int, size: tuple[int, int]) -> int:
     rows = math.ceil(math.sqrt(frames))
     cols = math.ceil(frames / rows)
     if rows * size[0] != cols * size[1]:
-        raise ValueError(f"tiny grid backbones need a square frame grid; got {frames} frames of {size}")
+        raise ValueError(
+            f"tiny grid backbones need a square frame grid; got {frames} frames of {size}"
+        )
     return rows * size[0]
 
 
@@ -90,7 +98,9 @@ def _tiny_qwen2vl(*, frames, size, views, corpus) -> Backbone:
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     if size[0] % 28 or size[1] % 28:
-        raise ValueError(f"tiny-qwen2vl needs frame sides divisible by 28 (patch 14 x merge 2); got {size}")
+        raise ValueError(
+            f"tiny-qwen2vl needs frame sides divisible by 28 (patch 14 x merge 2); got {size}"
+        )
     tok = build_tokenizer(
         image_placeholder="<|vision_start|><|image_pad|><|vision_end|>",
         video_placeholder="<|vision_start|><|video_pad|><|vision_end|>",
@@ -98,9 +108,24 @@ def _tiny_qwen2vl(*, frames, size, views, corpus) -> Backbone:
     )
     ids = tok.convert_tokens_to_ids
     cfg = Qwen2VLConfig(
-        text_config=_text_cfg(tok, rope_parameters={"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 10000.0}),
-        vision_config=dict(depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2, patch_size=14,
-                           spatial_merge_size=2, temporal_patch_size=2),
+        text_config=_text_cfg(
+            tok,
+            rope_parameters={
+                "rope_type": "default",
+                "mrope_section": [2, 3, 3],
+                "rope_theta": 10000.0,
+            },
+        ),
+        vision_config=dict(
+            depth=2,
+            embed_dim=32,
+            hidden_size=64,
+            num_heads=2,
+            mlp_ratio=2,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+        ),
         image_token_id=ids("<|image_pad|>"),
         video_token_id=ids("<|video_pad|>"),
         vision_start_token_id=ids("<|vision_start|>"),
@@ -108,7 +133,9 @@ def _tiny_qwen2vl(*, frames, size, views, corpus) -> Backbone:
     )
     model = Qwen2VLForConditionalGeneration(cfg)
     area = size[0] * size[1]
-    ip = Qwen2VLImageProcessorPil(size={"shortest_edge": min(area, 56 * 56), "longest_edge": max(4 * area, 28 * 28 * 16)})
+    ip = Qwen2VLImageProcessorPil(
+        size={"shortest_edge": min(area, 56 * 56), "longest_edge": max(4 * area, 28 * 28 * 16)}
+    )
     return Backbone(model, tok, ip.to_dict(), ip)
 
 
@@ -121,8 +148,15 @@ def _tiny_llava(*, frames, size, views, corpus) -> Backbone:
     patch = side // 6 if side % 6 == 0 else 14
     tok = build_tokenizer(image_placeholder="<image>", extra_corpus=corpus)
     cfg = LlavaConfig(
-        vision_config=dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64,
-                           num_hidden_layers=2, num_attention_heads=2, image_size=side, patch_size=patch),
+        vision_config=dict(
+            model_type="siglip_vision_model",
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=side,
+            patch_size=patch,
+        ),
         text_config=dict(model_type="llama", **_text_cfg(tok)),
         image_token_index=tok.convert_tokens_to_ids("<image>"),
         vision_feature_select_strategy="full",
@@ -143,15 +177,22 @@ def _tiny_idefics3(*, frames, size, views, corpus) -> Backbone:
     patch = side // 12 if side % 12 == 0 else 14
     tok = build_tokenizer(image_placeholder="<image>", extra_corpus=corpus)
     cfg = Idefics3Config(
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=side, patch_size=patch),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=side,
+            patch_size=patch,
+        ),
         text_config=dict(model_type="llama", **_text_cfg(tok)),
         image_token_id=tok.convert_tokens_to_ids("<image>"),
         scale_factor=2,
     )
     model = Idefics3ForConditionalGeneration(cfg)
-    ip = Idefics3ImageProcessorPil(size={"longest_edge": side}, max_image_size={"longest_edge": side},
-                                   do_image_splitting=False)
+    ip = Idefics3ImageProcessorPil(
+        size={"longest_edge": side}, max_image_size={"longest_edge": side}, do_image_splitting=False
+    )
     return Backbone(model, tok, ip.to_dict(), ip)
 
 

@@ -20,7 +20,10 @@ def _cmd_train(args) -> int:
         run_recipe(args.config, resume=args.resume)
         return 0
     res = train_from_config(args.config, resume=args.resume)
-    print(f"trained {res.step} steps, final loss {res.loss:.4f}, {res.samples_per_s:.1f} samples/s -> {res.model_dir}")
+    if res.is_main_process:
+        print(
+        f"trained {res.step} steps, final loss {res.loss:.4f}, {res.samples_per_s:.1f} samples/s -> {res.model_dir}"
+    )
     return 0
 
 
@@ -34,23 +37,33 @@ def _cmd_predict(args) -> int:
     answers = []
     for i in range(0, len(motions), args.batch_size):
         chunk = motions[i : i + args.batch_size]
-        answers += model.generate(chunk, [args.question] * len(chunk), max_new_tokens=args.max_new_tokens)
+        answers += model.generate(
+            chunk, [args.question] * len(chunk), max_new_tokens=args.max_new_tokens
+        )
     for f, a in zip(args.files, answers):
         print(f"{f}\t{a}" if len(args.files) > 1 else a)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="skeletonllm", description="Skeleton-understanding VLM: train and query.")
+    p = argparse.ArgumentParser(
+        prog="skeletonllm", description="Skeleton-understanding VLM: train and query."
+    )
     p.add_argument("--version", action="version", version=f"skeletonllm {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train from a YAML config (single stage, or a staged recipe with 'stages:')")
+    t = sub.add_parser(
+        "train", help="train from a YAML config (single stage, or a staged recipe with 'stages:')"
+    )
     t.add_argument("config", help="YAML run config")
-    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in out_dir")
+    t.add_argument(
+        "--resume", action="store_true", help="continue from the latest checkpoint in out_dir"
+    )
     t.set_defaults(func=_cmd_train)
 
-    pr = sub.add_parser("predict", help="answer a question about skeleton files of any supported format")
+    pr = sub.add_parser(
+        "predict", help="answer a question about skeleton files of any supported format"
+    )
     pr.add_argument("--model", required=True, help="checkpoint directory")
     pr.add_argument("files", nargs="+", help="skeleton files (any format skelformats reads)")
     pr.add_argument("--question", default="What action is the person performing?")

@@ -52,11 +52,30 @@ def action_phrase(action: str) -> str:
     return action.replace("_", " ")
 
 
-_NUM_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times", 6: "six times"}
+_NUM_WORDS = {
+    1: "once",
+    2: "twice",
+    3: "three times",
+    4: "four times",
+    5: "five times",
+    6: "six times",
+}
 _VERBS = {
-    "walk": "walks", "run": "runs", "jump": "jumps", "wave": "waves", "clap": "claps", "squat": "squats",
-    "kick": "kicks", "punch": "punches", "bow": "bows", "sit_down": "sits down", "stand_up": "stands up",
-    "turn": "turns around", "raise_arms": "raises the arms", "throw": "throws", "pick_up": "picks something up",
+    "walk": "walks",
+    "run": "runs",
+    "jump": "jumps",
+    "wave": "waves",
+    "clap": "claps",
+    "squat": "squats",
+    "kick": "kicks",
+    "punch": "punches",
+    "bow": "bows",
+    "sit_down": "sits down",
+    "stand_up": "stands up",
+    "turn": "turns around",
+    "raise_arms": "raises the arms",
+    "throw": "throws",
+    "pick_up": "picks something up",
 }
 
 
@@ -74,37 +93,54 @@ def caption_from_params(action: str, params: dict, rng: random.Random) -> str:
     """
     verb = _VERBS.get(action)
     subject = rng.choice(["A person", "The person", "Someone", "The subject"])
-    body = f"{subject} {verb}" if verb else f"{subject} {rng.choice(['performs', 'does'])} {action_phrase(action)}"
+    body = (
+        f"{subject} {verb}"
+        if verb
+        else f"{subject} {rng.choice(['performs', 'does'])} {action_phrase(action)}"
+    )
     details = []
     locomotion = action in ("walk", "run")
     limb = params.get("limb") or params.get("side")
     if isinstance(limb, str) and limb not in ("both", "none"):
         limb = limb.replace("_", " ")
         the = "" if limb.startswith("both") else "the "
-        details.append(f"leading with {the}{limb}" if locomotion
-                       else rng.choice([f"with {the}{limb}", f"using {the}{limb}"]))
+        details.append(
+            f"leading with {the}{limb}"
+            if locomotion
+            else rng.choice([f"with {the}{limb}", f"using {the}{limb}"])
+        )
     reps = params.get("repetitions")
     if isinstance(reps, (int, float)) and not isinstance(reps, bool) and reps > 1:
         n = int(reps)
-        details.append(f"taking {n} steps" if locomotion
-                       else rng.choice([_NUM_WORDS.get(n, f"{n} times"), f"{n} times", f"{n} times in a row"]))
+        details.append(
+            f"taking {n} steps"
+            if locomotion
+            else rng.choice([_NUM_WORDS.get(n, f"{n} times"), f"{n} times", f"{n} times in a row"])
+        )
     speed = _speed_word(params["speed"]) if params.get("speed") is not None else None
     if speed:
         details.append(speed)
     amp = params.get("amplitude")
     if isinstance(amp, (int, float)) and not isinstance(amp, bool) and (amp > 1.2 or amp < 0.5):
-        details.append(rng.choice(["with large movements", "with wide motion"]) if amp > 1.2
-                       else rng.choice(["with small movements", "with a small motion"]))
+        details.append(
+            rng.choice(["with large movements", "with wide motion"])
+            if amp > 1.2
+            else rng.choice(["with small movements", "with a small motion"])
+        )
     heading = params.get("heading") or params.get("travel_direction")
     if isinstance(heading, str):
         details.append(rng.choice([f"heading {heading}", f"moving {heading}"]))
     elif isinstance(params.get("facing"), str):
-        details.append(rng.choice([f"facing {params['facing']}", f"while facing {params['facing']}"]))
+        details.append(
+            rng.choice([f"facing {params['facing']}", f"while facing {params['facing']}"])
+        )
     rng.shuffle(details)
     text = body + (" " + ", ".join(details) if details else "")
     start, end = params.get("start_posture"), params.get("end_posture")
     if isinstance(start, str) and isinstance(end, str) and start != end:
-        text += rng.choice([f", going from {start} to {end}", f"; the person starts {start} and ends {end}"])
+        text += rng.choice(
+            [f", going from {start} to {end}", f"; the person starts {start} and ends {end}"]
+        )
     return text + "."
 
 
@@ -121,9 +157,20 @@ def tokenizer_corpus() -> list[str]:
     for a in actions:
         corpus += [action_phrase(a), " " + action_phrase(a)] * 4
         for reps in (2, 3, 4, 5):
-            corpus.append(caption_from_params(a, {"limb": "left_hand", "repetitions": reps, "speed": 1.5,
-                                                  "facing": "to the left", "start_posture": "standing",
-                                                  "end_posture": "sitting"}, rng))
+            corpus.append(
+                caption_from_params(
+                    a,
+                    {
+                        "limb": "left_hand",
+                        "repetitions": reps,
+                        "speed": 1.5,
+                        "facing": "to the left",
+                        "start_posture": "standing",
+                        "end_posture": "sitting",
+                    },
+                    rng,
+                )
+            )
     return corpus
 
 
@@ -143,7 +190,9 @@ def synthetic_records(
     from skelformats import synth
 
     if task not in ("recognition", "captioning"):
-        raise ValueError(f"synthetic_records builds 'recognition' or 'captioning' records, not {task!r}")
+        raise ValueError(
+            f"synthetic_records builds 'recognition' or 'captioning' records, not {task!r}"
+        )
     actions = list(actions or synth.ACTIONS)
     rng = random.Random(seed)
     out = []
@@ -156,8 +205,16 @@ def synthetic_records(
             prompt, target = rng.choice(RECOGNITION_PROMPTS), action_phrase(action)
         else:
             prompt, target = rng.choice(CAPTION_PROMPTS), caption_from_params(action, params, rng)
-        out.append(InstructionRecord(motion, prompt, target, task, f"{id_prefix}-{task}-{i:06d}",
-                                     {"action": action, "layout": layout, "params": params}))
+        out.append(
+            InstructionRecord(
+                motion,
+                prompt,
+                target,
+                task,
+                f"{id_prefix}-{task}-{i:06d}",
+                {"action": action, "layout": layout, "params": params},
+            )
+        )
     return out
 
 

@@ -38,7 +38,13 @@ class Sample:
     key: tuple
 
     def to(self, device) -> Sample:
-        return Sample(self.joints.to(device), self.mask.to(device), self.edges.to(device), self.tags.to(device), self.key)
+        return Sample(
+            self.joints.to(device),
+            self.mask.to(device),
+            self.edges.to(device),
+            self.tags.to(device),
+            self.key,
+        )
 
 
 def _flatten_people(joints, mask, edges, tags):
@@ -58,25 +64,36 @@ def prepare(item, *, normalize: bool = True) -> Sample:
     if isinstance(item, RawSkeleton):
         joints = torch.as_tensor(item.joints, dtype=torch.float32)
         if joints.ndim not in (3, 4) or joints.shape[-1] not in (2, 3):
-            raise ValueError(f"raw joints must be (T, J, 2|3) or (M, T, J, 2|3), got shape {tuple(joints.shape)}")
+            raise ValueError(
+                f"raw joints must be (T, J, 2|3) or (M, T, J, 2|3), got shape {tuple(joints.shape)}"
+            )
         edges = torch.as_tensor(np.asarray(item.edges), dtype=torch.long).reshape(-1, 2)
         nj = joints.shape[-2]
         if edges.numel() and (edges.min() < 0 or edges.max() >= nj):
             raise ValueError(f"edge index out of range [0, {nj}) in raw skeleton {item.name!r}")
-        mask = torch.ones(joints.shape[:-1]) if item.mask is None else torch.as_tensor(item.mask, dtype=torch.float32)
-        tags = (torch.full((nj,), 6, dtype=torch.long) if item.part_tags is None
-                else torch.as_tensor(np.asarray(item.part_tags), dtype=torch.long))
+        mask = (
+            torch.ones(joints.shape[:-1])
+            if item.mask is None
+            else torch.as_tensor(item.mask, dtype=torch.float32)
+        )
+        tags = (
+            torch.full((nj,), 6, dtype=torch.long)
+            if item.part_tags is None
+            else torch.as_tensor(np.asarray(item.part_tags), dtype=torch.long)
+        )
         name = item.name
     else:
         import skelformats
 
         if not isinstance(item, skelformats.Motion):
-            raise TypeError(f"expected a skelformats.Motion, RawSkeleton or (joints, edges); got {type(item).__name__}")
+            raise TypeError(
+                f"expected a skelformats.Motion, RawSkeleton or (joints, edges); got {type(item).__name__}"
+            )
         motion = skelformats.normalize(item) if normalize else item
         joints = torch.from_numpy(np.ascontiguousarray(motion.data, dtype=np.float32))
         mask = torch.from_numpy(motion.mask.astype(np.float32))
-        edges = torch.from_numpy(np.asarray(motion.layout.edges, dtype=np.int64)).reshape(-1, 2)
-        tags = torch.from_numpy(np.asarray(skelformats.part_tags(motion.layout), dtype=np.int64))
+        edges = torch.tensor(np.asarray(motion.layout.edges), dtype=torch.long).reshape(-1, 2)
+        tags = torch.tensor(np.asarray(skelformats.part_tags(motion.layout)), dtype=torch.long)
         name = motion.layout.name
     joints = torch.nan_to_num(joints)
     if joints.ndim == 4:
@@ -115,5 +132,7 @@ def group(samples: list[Sample]) -> list[RenderGroup]:
             joints[g, :t] = samples[i].joints
             mask[g, :t] = samples[i].mask
             lengths[g] = t
-        groups.append(RenderGroup(torch.tensor(idx), joints, mask, lengths, first.edges, first.tags))
+        groups.append(
+            RenderGroup(torch.tensor(idx), joints, mask, lengths, first.edges, first.tags)
+        )
     return groups

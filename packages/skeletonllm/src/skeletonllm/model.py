@@ -36,7 +36,9 @@ class TextEncoder:
         self.tokenizer = tokenizer
         self.n_visual = n_visual_tokens
         self.eos = tokenizer.eos_token or ""
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.pad_id = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
         self._prompt_cache: dict[str, list[int]] = {}
 
     def prompt_ids(self, prompt: str) -> list[int]:
@@ -45,8 +47,12 @@ class TextEncoder:
             self._prompt_cache[prompt] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return self._prompt_cache[prompt]
 
-    def target_ids(self, target: str | list[tuple[str, float]], *, eos: bool = True) -> tuple[list[int], list[float]]:
-        segments = [(target, 1.0)] if isinstance(target, str) else [(str(t), float(w)) for t, w in target]
+    def target_ids(
+        self, target: str | list[tuple[str, float]], *, eos: bool = True
+    ) -> tuple[list[int], list[float]]:
+        segments = (
+            [(target, 1.0)] if isinstance(target, str) else [(str(t), float(w)) for t, w in target]
+        )
         ids, weights = [], []
         for text, w in segments:
             piece = self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -85,7 +91,9 @@ def _build_renderer(cfg: SkeletonLLMConfig) -> nn.Module:
     from drrender import DrAction
 
     r = cfg.renderer
-    return DrAction(frames=r.frames, size=tuple(r.size), views=r.views, num_part_tags=r.num_part_tags, **r.extra)
+    return DrAction(
+        frames=r.frames, size=tuple(r.size), views=r.views, num_part_tags=r.num_part_tags, **r.extra
+    )
 
 
 def _dtype(name: str | None):
@@ -100,7 +108,12 @@ class SkeletonLLM(nn.Module):
     """Renderer + VLM. ``SkeletonLLM(config)`` builds a fresh model (tiny backbones: seeded random init;
     hub ids / directories: pretrained weights through ``AutoModelForImageTextToText``)."""
 
-    def __init__(self, config: SkeletonLLMConfig | None = None, *, _backbone: backbones.Backbone | None = None):
+    def __init__(
+        self,
+        config: SkeletonLLMConfig | None = None,
+        *,
+        _backbone: backbones.Backbone | None = None,
+    ):
         super().__init__()
         self.config = config = config or SkeletonLLMConfig()
         torch.manual_seed(config.seed)
@@ -125,7 +138,9 @@ class SkeletonLLM(nn.Module):
     def _make_backbone(config: SkeletonLLMConfig) -> backbones.Backbone:
         r = config.renderer
         if backbones.is_tiny(config.backbone):
-            return backbones.build_tiny(config.backbone, frames=r.frames, size=r.size, views=r.views, seed=config.seed)
+            return backbones.build_tiny(
+                config.backbone, frames=r.frames, size=r.size, views=r.views, seed=config.seed
+            )
         return backbones.load_pretrained_backbone(config.backbone, dtype=_dtype(config.dtype))
 
     def _lm_pattern(self) -> str:
@@ -137,8 +152,13 @@ class SkeletonLLM(nn.Module):
         from peft import LoraConfig, inject_adapter_in_model
 
         lc = self.config.lora
-        self.lora_config = LoraConfig(r=lc.r, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
-                                      target_modules=self._lm_pattern(), bias="none")
+        self.lora_config = LoraConfig(
+            r=lc.r,
+            lora_alpha=lc.alpha,
+            lora_dropout=lc.dropout,
+            target_modules=self._lm_pattern(),
+            bias="none",
+        )
         inject_adapter_in_model(self.lora_config, self.backbone)
 
     @torch.no_grad()
@@ -163,7 +183,9 @@ class SkeletonLLM(nn.Module):
         out: dict[str, list] = {g: [] for g in GROUPS}
         out["renderer"] = [(f"renderer.{n}", p) for n, p in self.renderer.named_parameters()]
         for name, p in self.backbone.named_parameters():
-            out["lora" if "lora_" in name else self.bridge.group_of(name)].append((f"backbone.{name}", p))
+            out["lora" if "lora_" in name else self.bridge.group_of(name)].append(
+                (f"backbone.{name}", p)
+            )
         return out
 
     def set_trainable(self, groups: Sequence[str]) -> None:
@@ -173,7 +195,9 @@ class SkeletonLLM(nn.Module):
         if bad:
             raise ValueError(f"unknown parameter group(s) {bad}; groups are {GROUPS}")
         if "lora" in groups and self.lora_config is None:
-            raise ValueError("'lora' requested but the model has no LoRA adapter (config.lora.enabled=False)")
+            raise ValueError(
+                "'lora' requested but the model has no LoRA adapter (config.lora.enabled=False)"
+            )
         for g, params in self.parameter_groups().items():
             for p in params:
                 p.requires_grad_(g in groups)
@@ -185,15 +209,23 @@ class SkeletonLLM(nn.Module):
         return next(self.backbone.parameters()).device
 
     def prepare(self, motions) -> list[Sample]:
-        return [m if isinstance(m, Sample) else prepare(m, normalize=self.config.normalize) for m in motions]
+        return [
+            m if isinstance(m, Sample) else prepare(m, normalize=self.config.normalize)
+            for m in motions
+        ]
 
     def render(self, samples: Sequence[Sample]) -> torch.Tensor:
         """Samples of any layouts -> frames (B, F, 3, H, W) in [0, 1] (one renderer call per layout)."""
         dev = self.device
         out = None
         for g in group(list(samples)):
-            frames = self.renderer(g.joints.to(dev), g.edges.to(dev), mask=g.mask.to(dev),
-                                   part_tags=g.tags.to(dev), lengths=g.lengths.to(dev))
+            frames = self.renderer(
+                g.joints.to(dev),
+                g.edges.to(dev),
+                mask=g.mask.to(dev),
+                part_tags=g.tags.to(dev),
+                lengths=g.lengths.to(dev),
+            )
             if out is None:
                 out = frames.new_zeros(len(samples), *frames.shape[1:])
             out = out.index_copy(0, g.index.to(dev), frames)
@@ -207,8 +239,12 @@ class SkeletonLLM(nn.Module):
         return {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in pix.items()}
 
     def _backbone_inputs(self, pix: dict, input_ids, attention_mask) -> dict:
-        return {"input_ids": input_ids, "attention_mask": attention_mask, **self.bridge.finalize(pix),
-                **self.bridge.text_inputs(input_ids)}
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            **self.bridge.finalize(pix),
+            **self.bridge.text_inputs(input_ids),
+        }
 
     # ------------------------------------------------------------------ training
     def forward(self, batch: dict, *, return_logits: bool = False):
@@ -239,19 +275,30 @@ class SkeletonLLM(nn.Module):
         samples, batch = self._records_batch(motions, prompts)
         dev = self.device
         ids, att = batch["input_ids"].to(dev), batch["attention_mask"].to(dev)
-        kw = {"max_new_tokens": self.config.max_new_tokens, "do_sample": False,
-              "pad_token_id": self.text.pad_id, "eos_token_id": self.tokenizer.eos_token_id}
+        kw = {
+            "max_new_tokens": self.config.max_new_tokens,
+            "do_sample": False,
+            "pad_token_id": self.text.pad_id,
+            "eos_token_id": self.tokenizer.eos_token_id,
+        }
         kw.update(generation_kwargs)
         was_training = self.training
         self.eval()
         try:
-            out = self.backbone.generate(**self._backbone_inputs(self.pixel_inputs(samples), ids, att), **kw)
+            out = self.backbone.generate(
+                **self._backbone_inputs(self.pixel_inputs(samples), ids, att), **kw
+            )
         finally:
             self.train(was_training)
-        return [s.strip() for s in self.tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)]
+        return [
+            s.strip()
+            for s in self.tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
+        ]
 
     @torch.no_grad()
-    def score(self, motions, prompts, candidates, *, batch_size: int = 32, normalize: bool = False) -> torch.Tensor:
+    def score(
+        self, motions, prompts, candidates, *, batch_size: int = 32, normalize: bool = False
+    ) -> torch.Tensor:
         """Log-likelihood (B, n_cand) of each candidate answer (+ end-of-turn token) given motion and prompt.
 
         candidates: ``list[str]`` shared by all samples or ``list[list[str]]`` (same length per sample).
@@ -271,7 +318,9 @@ class SkeletonLLM(nn.Module):
         if candidates and isinstance(candidates[0], str):
             candidates = [list(candidates)] * b
         if len(candidates) != b or len({len(c) for c in candidates}) != 1:
-            raise ValueError("candidates must be list[str] or list[list[str]] with one equal-length list per sample")
+            raise ValueError(
+                "candidates must be list[str] or list[list[str]] with one equal-length list per sample"
+            )
         n = len(candidates[0])
         if isinstance(prompts, str):
             prompts = [prompts] * b
@@ -311,8 +360,14 @@ class SkeletonLLM(nn.Module):
             self.config.save(tmp / "config.json")
             save_tensors(dict(self.renderer.state_dict()), tmp / "renderer.safetensors")
             self.tokenizer.save_pretrained(tmp)
-            (tmp / "preprocessor_config.json").write_text(json.dumps(self.processor_config, indent=2, default=str))
-            base_sd = {k.replace(".base_layer", ""): v for k, v in self.backbone.state_dict().items() if "lora_" not in k}
+            (tmp / "preprocessor_config.json").write_text(
+                json.dumps(self.processor_config, indent=2, default=str)
+            )
+            base_sd = {
+                k.replace(".base_layer", ""): v
+                for k, v in self.backbone.state_dict().items()
+                if "lora_" not in k
+            }
             if save_base:
                 (tmp / "backbone").mkdir()
                 self.backbone.config.save_pretrained(tmp / "backbone")
@@ -322,17 +377,26 @@ class SkeletonLLM(nn.Module):
 
                 (tmp / "adapter").mkdir()
                 self.lora_config.save_pretrained(tmp / "adapter")
-                save_tensors(get_peft_model_state_dict(self.backbone), tmp / "adapter" / "adapter_model.safetensors")
+                save_tensors(
+                    get_peft_model_state_dict(self.backbone),
+                    tmp / "adapter" / "adapter_model.safetensors",
+                )
                 if not save_base:
-                    names = {n for g in ("projector", "vision", "llm") if g in self.trainable_groups
-                             for n, _ in self.named_parameter_groups()[g]}
+                    names = {
+                        n
+                        for g in ("projector", "vision", "llm")
+                        if g in self.trainable_groups
+                        for n, _ in self.named_parameter_groups()[g]
+                    }
                     names = {n.replace(".base_layer", "") for n in names}
                     trained = {k: v for k, v in base_sd.items() if f"backbone.{k}" in names}
                     save_tensors(trained, tmp / "trained.safetensors")
                     (tmp / "base.json").write_text(json.dumps({"backbone": self.config.backbone}))
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, *, base: str | os.PathLike | None = None) -> SkeletonLLM:
+    def from_pretrained(
+        cls, path: str | os.PathLike, *, base: str | os.PathLike | None = None
+    ) -> SkeletonLLM:
         """Load a directory written by :meth:`save_pretrained`; ``base`` overrides where the base backbone
         comes from for adapter-only checkpoints (a hub id, a local HF directory or a skeletonllm checkpoint)."""
         path = Path(path)
@@ -348,25 +412,40 @@ class SkeletonLLM(nn.Module):
         if not any((path / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json")):
             raise CheckpointError(f"{path / 'tokenizer.json'}: missing tokenizer files")
         bb = cls._load_backbone(path, config, base)
-        no_lora = SkeletonLLMConfig.from_dict({**config.to_dict(), "lora": {**config.to_dict()["lora"], "enabled": False},
-                                                "trainable": [g for g in config.trainable if g != "lora"]})
+        no_lora = SkeletonLLMConfig.from_dict(
+            {
+                **config.to_dict(),
+                "lora": {**config.to_dict()["lora"], "enabled": False},
+                "trainable": [g for g in config.trainable if g != "lora"],
+            }
+        )
         model = cls(no_lora, _backbone=bb)
         model.config = config
         if config.lora.enabled:
             adapter = path / "adapter"
             if not (adapter / "adapter_config.json").is_file():
-                raise CheckpointError(f"{adapter / 'adapter_config.json'}: missing file (config says LoRA is enabled)")
+                raise CheckpointError(
+                    f"{adapter / 'adapter_config.json'}: missing file (config says LoRA is enabled)"
+                )
             if (path / "trained.safetensors").exists() or not (path / "backbone").is_dir():
                 trained = load_tensors(path / "trained.safetensors")
                 _load_state(model.backbone, trained, path / "trained.safetensors", strict=False)
             model._add_lora()
             from peft import set_peft_model_state_dict
 
-            res = set_peft_model_state_dict(model.backbone, load_tensors(adapter / "adapter_model.safetensors"))
+            res = set_peft_model_state_dict(
+                model.backbone, load_tensors(adapter / "adapter_model.safetensors")
+            )
             unexpected = getattr(res, "unexpected_keys", [])
             if unexpected:
-                raise CheckpointError(f"{adapter / 'adapter_model.safetensors'}: unexpected keys {unexpected[:5]}")
-        _load_state(model.renderer, load_tensors(path / "renderer.safetensors"), path / "renderer.safetensors")
+                raise CheckpointError(
+                    f"{adapter / 'adapter_model.safetensors'}: unexpected keys {unexpected[:5]}"
+                )
+        _load_state(
+            model.renderer,
+            load_tensors(path / "renderer.safetensors"),
+            path / "renderer.safetensors",
+        )
         model.set_trainable(config.trainable)
         return model
 
@@ -381,7 +460,9 @@ class SkeletonLLM(nn.Module):
         try:
             proc = json.loads((path / "preprocessor_config.json").read_text())
         except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{path / 'preprocessor_config.json'}: not valid JSON ({exc})") from exc
+            raise CheckpointError(
+                f"{path / 'preprocessor_config.json'}: not valid JSON ({exc})"
+            ) from exc
         bdir = path / "backbone"
         if base is None and bdir.is_dir():
             return backbones.Backbone(_hf_from_dir(bdir), tok, proc)
@@ -395,7 +476,9 @@ class SkeletonLLM(nn.Module):
             return backbones.Backbone(_hf_from_dir(Path(source) / "backbone"), tok, proc)
         if backbones.is_tiny(source):
             r = config.renderer
-            bb = backbones.build_tiny(source, frames=r.frames, size=r.size, views=r.views, seed=config.seed)
+            bb = backbones.build_tiny(
+                source, frames=r.frames, size=r.size, views=r.views, seed=config.seed
+            )
         else:
             bb = backbones.load_pretrained_backbone(source, dtype=_dtype(config.dtype))
         return backbones.Backbone(bb.model, tok, proc)
@@ -411,10 +494,14 @@ def _load_state(module: nn.Module, sd: dict, source: Path, strict: bool = True) 
     missing = [k for k in own if k not in sd and "lora_" not in k] if strict else []
     unexpected = [k for k in sd if k not in own]
     if missing or unexpected:
-        raise CheckpointError(f"{source}: does not match the model (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        raise CheckpointError(
+            f"{source}: does not match the model (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     for k, v in sd.items():
         if own[k].shape != v.shape:
-            raise CheckpointError(f"{source}: tensor {k!r} has shape {tuple(v.shape)}, model expects {tuple(own[k].shape)}")
+            raise CheckpointError(
+                f"{source}: tensor {k!r} has shape {tuple(v.shape)}, model expects {tuple(own[k].shape)}"
+            )
     module.load_state_dict(sd, strict=False)
 
 
@@ -443,11 +530,16 @@ def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return lp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
 
 
-def weighted_lm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def weighted_lm_loss(
+    logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
     """Next-token CE weighted per target token: sum(w * ce) / sum(w) over positions with labels != -100."""
     shift_logits = logits[:, :-1].float()
     shift_labels = labels[:, 1:]
     w = weights[:, 1:] * (shift_labels != IGNORE).float()
-    ce = F.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]), shift_labels.reshape(-1).clamp_min(0),
-                         reduction="none").view_as(w)
+    ce = F.cross_entropy(
+        shift_logits.reshape(-1, shift_logits.shape[-1]),
+        shift_labels.reshape(-1).clamp_min(0),
+        reduction="none",
+    ).view_as(w)
     return (ce * w).sum() / w.sum().clamp_min(1e-8)

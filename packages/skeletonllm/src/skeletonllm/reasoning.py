@@ -23,7 +23,15 @@ from scipy.signal import find_peaks
 
 #: The body parts whose movement is described, and the canonical joints that locate each (first group with
 #: all joints visible wins; a group of several joints stands for their mean).
-PARTS: tuple[str, ...] = ("head", "torso", "left_hand", "right_hand", "left_foot", "right_foot")
+PARTS: tuple[str, ...] = (
+    "head",
+    "torso",
+    "pelvis",
+    "left_hand",
+    "right_hand",
+    "left_foot",
+    "right_foot",
+)
 
 _POINTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "pelvis": (("pelvis",), ("left_hip", "right_hip")),
@@ -50,6 +58,12 @@ for _s in ("left", "right"):
     _POINTS[f"{_s}_knee"] = ((f"{_s}_knee",),)
     _POINTS[f"{_s}_hip"] = ((f"{_s}_hip",),)
 
+_PROXIES = {
+    f"{s}_{a}": f"{s}_{b}"
+    for s in ("left", "right")
+    for a, b in (("hand", "elbow"), ("foot", "knee"))
+}
+
 #: Thresholds in torso lengths. A part "moves" when its range of motion exceeds MOVE; hands "touch" when
 #: closer than HAND_CONTACT (about 15 cm); a hand is "at the head" within HEAD_CONTACT of the head centre.
 MOVE = 0.25
@@ -57,7 +71,7 @@ HAND_CONTACT = 0.32
 HEAD_CONTACT = 0.45
 HEIGHT_CHANGE = 0.3
 AIRBORNE = 0.2
-TRAVEL = 0.8
+TRAVEL = 1.2
 TURN_DEG = 45.0
 
 FAMILIES: tuple[str, ...] = ("temporal_order", "counting", "comparison", "posture", "direction")
@@ -209,6 +223,41 @@ def _count_cycles(sig: np.ndarray, min_prominence: float) -> int:
     return int(max(len(peaks), len(troughs)))
 
 
+def _sharp_extreme(h: np.ndarray, sign: int, T: int, fps: float, start: float) -> float | None:
+    """Time (s) of the highest (sign=+1) / lowest (-1) point when it is a well-defined moment: clearly away
+    from the start height and reached in one short span (under 15% of the sequence)."""
+    v = sign * h
+    peak = float(v.max())
+    if peak - sign * start < HEIGHT_CHANGE:
+        return None
+    near = np.flatnonzero(v > peak - 0.1)
+    if near[-1] - near[0] > 0.15 * T:
+        return None
+    return round(float(np.argmax(v)) / fps, 2)
+
+
+def _repetitions(r: np.ndarray, min_amp: float) -> int:
+    """Repetitions of a part's movement, (T, 3) trajectory in torso lengths.
+
+    Excursions away from the starting pose count first (kicks, punches, squats, raising the arms: the part
+    goes out and comes back each time). A single sustained excursion with an oscillation inside (waving,
+    clapping) counts the oscillation cycles within it, ignoring the approach and the return.
+    """
+    d = np.linalg.norm(r - r[0], axis=-1)
+    if d.max() < min_amp:
+        return 0
+    runs = [x for x in _runs(d > 0.5 * d.max(), min_gap=2) if x[1] - x[0] >= 1]
+    if len(runs) >= 2:
+        return len(runs)
+    a, b = runs[0] if runs else (0, len(r) - 1)
+    win = r[a : b + 1]
+    if len(win) < 5:
+        return 1
+    ptps = np.ptp(win, axis=0)
+    cycles = max(_count_cycles(win[:, k], max(0.6 * min_amp, 0.3 * ptps.max())) for k in range(3))
+    return cycles if cycles >= 2 else 1
+
+
 # -- facts ---------------------------------------------------------------------------------------------------
 
 
@@ -227,6 +276,12 @@ def kinematic_facts(motion) -> dict:
     dims = info["dims"]
     fps = float(getattr(motion, "fps", 30.0) or 30.0)
     pts = {k: _point(tracks, k) for k in _POINTS}
+    # A hidden hand or foot is followed through its elbow or knee (said so in the facts).
+    proxies: dict[str, str] = {}
+    for part, proxy in _PROXIES.items():
+        if pts[part] is None and pts[proxy] is not None:
+            pts[part] = pts[proxy]
+            proxies[part] = proxy
     limitations: list[str] = []
     if info["people"] > 1:
         limitations.append(f"{info['people']} people are present; only the first is described")
@@ -291,6 +346,22 @@ def kinematic_facts(motion) -> dict:
     def body(v: np.ndarray) -> np.ndarray:
         return v @ R.T / scale
 
+    # The same frame per time step (hips first: they turn with the body but not with a throw), so that a
+    # turning person's arms do not seem to move merely because the whole body rotates.
+    Rt = np.broadcast_to(R, (T, 3, 3))
+    for a, b in (("left_hip", "right_hip"), ("left_shoulder", "right_shoulder")):
+        if sm[a] is not None and sm[b] is not None and dims == 3:
+            lv = sm[a] - sm[b]
+            lv[:, 1] = 0.0
+            norm = np.linalg.norm(lv, axis=-1, keepdims=True)
+            if (norm > 1e-6 * scale).all():
+                lv = lv / norm
+                Rt = np.stack([lv, np.broadcast_to(up, lv.shape), np.cross(lv, up)], axis=1)
+                break
+
+    def body_t(v: np.ndarray) -> np.ndarray:
+        return np.einsum("tij,tj->ti", Rt, v) / scale
+
     # Floor: the lowest foot (or joint) height over the sequence.
     feet = [sm[k] for k in ("left_foot", "right_foot") if sm[k] is not None]
     if feet:
@@ -310,11 +381,27 @@ def kinematic_facts(motion) -> dict:
     # -- per-part movement ------------------------------------------------------------------------------
     parts: dict[str, dict] = {}
     missing = [p for p in PARTS if sm[p] is None]
+    travelling = False
+    if T > 1:
+        pd = body(pelvis_s[-n0:].mean(0) - pelvis_s[:n0].mean(0))
+        travelling = float(np.hypot(pd[0], pd[2])) > TRAVEL
     for part in PARTS:
-        if sm[part] is None:
+        tr = sm[part]
+        if tr is None:
             continue
-        ref = pelvis_s if part != "head" or sm["torso"] is None else sm["torso"]
-        r = body(sm[part] - ref)  # (T, 3) in torso lengths, body frame
+        if part == "pelvis":
+            # World frame; walking's travel is reported as locomotion, so only height counts then.
+            r = body(tr - tr[0])
+            if travelling:
+                r[:, [0, 2]] = 0.0
+        elif part in ("left_foot", "right_foot"):
+            # Height in the world (sitting down does not move the feet); horizontal position relative to
+            # the pelvis when the body travels (the stepping, not the journey).
+            r = body_t(tr - pelvis_s) if travelling else body(tr - tr[:1])
+            r[:, 1] = (tr[:, 1] - tr[0, 1]) / scale
+        else:
+            ref = pelvis_s if part != "head" or sm["torso"] is None else sm["torso"]
+            r = body_t(tr - ref)  # (T, 3) in torso lengths, body frame
         if dims == 2:
             r[:, 2] = 0.0
         extent = float(np.linalg.norm(np.ptp(r, axis=0)))
@@ -329,13 +416,7 @@ def kinematic_facts(motion) -> dict:
         if moving:
             far = int(np.argmax(d0))
             direction = _direction_word(r[far] - r[0], dims)
-        reps = 0
-        if moving:
-            ptps = np.ptp(r, axis=0)
-            # Waving raises the hand (one large vertical move) then oscillates sideways (smaller): every axis
-            # with a clear range is examined and the most oscillating one counts.
-            axes = [k for k in range(3) if ptps[k] >= max(0.8 * MOVE, 0.25 * ptps.max())]
-            reps = max(_count_cycles(r[:, k], MOVE * 0.8) for k in axes)
+        reps = _repetitions(r, MOVE) if moving else 0
         level = (
             "still"
             if extent < 0.12
@@ -389,6 +470,8 @@ def kinematic_facts(motion) -> dict:
             "max": round(float(h.max()), 3),
             "change": round(change, 3),
             "trend": trend,
+            "highest_s": _sharp_extreme(h, +1, T, fps, s),
+            "lowest_s": _sharp_extreme(h, -1, T, fps, s),
         }
 
     # -- contacts -----------------------------------------------------------------------------------------
@@ -411,15 +494,17 @@ def kinematic_facts(motion) -> dict:
         "left_hand_head": ("left_hand", "head", HEAD_CONTACT),
         "right_hand_head": ("right_hand", "head", HEAD_CONTACT),
     }.items():
+        if a in proxies or b in proxies:
+            continue
         c = contact(sm[a], sm[b], thr)
         if c is not None:
             contacts[key] = c
 
-    # -- airborne phases (jumps) ------------------------------------------------------------------------
+    # -- airborne phases (jumps): both feet above their own lowest height at once -------------------------
     airborne = None
-    if foot_y is not None and len(feet) == 2:
-        lifted = (foot_y - floor) / scale > AIRBORNE
-        runs = [r for r in _runs(lifted, min_gap=1) if r[1] - r[0] + 1 >= 2]
+    if len(feet) == 2:
+        lift = np.min([(f[:, 1] - f[:, 1].min()) / scale for f in feet], axis=0)
+        runs = [r for r in _runs(lift > AIRBORNE, min_gap=1) if r[1] - r[0] + 1 >= 2]
         airborne = {"count": len(runs), "episodes": [[secs(a), secs(b)] for a, b in runs]}
 
     # -- locomotion and turning ---------------------------------------------------------------------------
@@ -428,7 +513,14 @@ def kinematic_facts(motion) -> dict:
     if dims == 2:
         disp[2] = 0.0
     dist = float(np.linalg.norm(disp))
+    steps = None
+    if dist > TRAVEL and sm["left_foot"] is not None and sm["right_foot"] is not None and dims == 3:
+        # Each step puts the other foot ahead: extremes of the feet's forward separation.
+        sep = body(sm["left_foot"] - sm["right_foot"])[:, 2]
+        prom = max(0.3 * float(np.ptp(sep)), 0.1)
+        steps = len(find_peaks(sep, prominence=prom)[0]) + len(find_peaks(-sep, prominence=prom)[0])
     locomotion: dict[str, Any] = {
+        "steps": steps,
         "distance": round(dist, 3),
         "distance_m": round(dist * scale_m, 3) if scale_m else None,
         "direction": _direction_word(disp, dims) if dist > TRAVEL else None,
@@ -446,6 +538,22 @@ def kinematic_facts(motion) -> dict:
                 if abs(turn) > TURN_DEG:
                     locomotion["turn_direction"] = "left" if turn > 0 else "right"
                 break
+
+    # -- the headline count: steps, jumps, hand contacts, or the main part's repetitions --------------------
+    count = None
+    hands_c = contacts.get("hands")
+    if steps and steps >= 2:
+        count = {"count": steps, "what": "steps", "part": None}
+    elif airborne and airborne["count"]:
+        count = {"count": airborne["count"], "what": "jumps", "part": None}
+    elif hands_c and hands_c["count"] and hands_c["episodes"][0][0] > 0:
+        count = {"count": hands_c["count"], "what": "hand contacts", "part": None}
+    elif most_active is not None and parts[most_active]["repetitions"]:
+        count = {
+            "count": parts[most_active]["repetitions"],
+            "what": "repetitions",
+            "part": most_active,
+        }
 
     # -- posture ----------------------------------------------------------------------------------------
     leg = None
@@ -527,6 +635,7 @@ def kinematic_facts(motion) -> dict:
         "scale_m": round(scale_m, 4) if scale_m else None,
         "visible_parts": [p for p in PARTS if p in parts],
         "missing_parts": missing,
+        "proxies": proxies,
         "hidden_joints": info["hidden_joints"],
         "limitations": limitations,
         "parts": parts,
@@ -536,6 +645,7 @@ def kinematic_facts(motion) -> dict:
         "contacts": contacts,
         "airborne": airborne,
         "locomotion": locomotion,
+        "count": count,
         "posture": {"start": posture_start, "end": posture_end},
     }
 
@@ -558,41 +668,36 @@ def observations(facts: dict) -> list[str]:
     out: list[str] = []
     parts = facts["parts"]
     moving = facts["moving_parts"]
+    count = facts.get("count")
     if not moving:
-        out.append("No body part moves noticeably relative to the pelvis.")
-    for part in moving:
+        out.append("No body part moves noticeably.")
+    for part in moving[:3]:
         p = parts[part]
         s = f"The {part_label(part)} moves {_amount_text(p)}"
         if p["start_s"] is not None and p["end_s"] is not None:
             s += f", from {p['start_s']:.1f} s to {p['end_s']:.1f} s"
         if p["direction"]:
             s += f", mostly {p['direction']}"
-        if p["repetitions"] >= 2:
-            s += f", repeating the movement {p['repetitions']} times"
+        if count and count["part"] == part and count["count"] >= 2:
+            s += f", repeating the movement {count['count']} times"
         out.append(s + ".")
-    still = [part_label(p) for p in parts if not parts[p]["moving"]]
-    if still:
-        out.append(
-            "The "
-            + ", ".join(still)
-            + (" stays" if len(still) == 1 else " stay")
-            + " nearly still."
-        )
-    for key, h in facts["heights"].items():
-        if h["trend"] != "stays level":
-            out.append(
-                f"The {part_label(key)} {h['trend']} (height change {h['change']:+.2f} torso lengths)."
-            )
-    c = facts["contacts"].get("hands")
-    if c and c["count"]:
-        out.append(f"The hands come together {_times(c['count'])}, first at {c['first_s']:.1f} s.")
-    for side in ("left", "right"):
-        c = facts["contacts"].get(f"{side}_hand_head")
-        if c and c["count"]:
-            out.append(f"The {side} hand reaches the head {_times(c['count'])}.")
+    if count and count["what"] == "steps":
+        out.append(f"The feet take {count['count']} steps.")
     air = facts.get("airborne")
-    if air and air["count"]:
+    if air and air["count"] and (not count or count["what"] != "steps"):
         out.append(f"Both feet leave the ground {_times(air['count'])}.")
+    c = facts["contacts"].get("hands")
+    if c and c["count"] and c["episodes"][0][0] > 0:
+        out.append(f"The hands come together {_times(c['count'])}, first at {c['first_s']:.1f} s.")
+    for key, h in facts["heights"].items():
+        if h["trend"] != "stays level" and (key == "pelvis" or key in moving[:3]):
+            if h["trend"] in ("rises", "drops"):
+                detail = f"height change {h['change']:+.2f} torso lengths"
+            elif h["trend"].startswith("rises"):
+                detail = f"up to {h['max'] - h['start']:+.2f} torso lengths above its start"
+            else:
+                detail = f"down to {h['min'] - h['start']:+.2f} torso lengths below its start"
+            out.append(f"The {part_label(key)} {h['trend']} ({detail}).")
     loc = facts["locomotion"]
     if loc["direction"]:
         d = (
@@ -605,18 +710,28 @@ def observations(facts: dict) -> list[str]:
         out.append(
             f"The body turns to the {loc['turn_direction']} by about {abs(loc['turn_deg']):.0f} degrees."
         )
-    ps, pe = facts["posture"]["start"], facts["posture"]["end"]
-    if ps.get("body"):
+    for side in ("left", "right"):
+        c = facts["contacts"].get(f"{side}_hand_head")
+        if c and c["count"]:
+            out.append(f"The {side} hand comes near the head {_times(c['count'])}.")
+    ps, pe = facts["posture"]["start"].get("body"), facts["posture"]["end"].get("body")
+    if ps and pe:
         out.append(
-            f"At the start the person is {ps['body']}"
-            + (f" with the trunk {ps['trunk']}" if ps.get("trunk") else "")
-            + "."
+            f"The person starts {ps} and ends {pe}."
+            if ps != pe
+            else f"The person is {ps} at the start and at the end."
         )
-    if pe.get("body"):
+    still = [part_label(p) for p in parts if not parts[p]["moving"]]
+    if still:
         out.append(
-            f"At the end the person is {pe['body']}"
-            + (f" with the trunk {pe['trunk']}" if pe.get("trunk") else "")
-            + "."
+            "The "
+            + ", ".join(still)
+            + (" stays" if len(still) == 1 else " stay")
+            + " nearly still."
+        )
+    for part, proxy in facts.get("proxies", {}).items():
+        out.append(
+            f"The {part_label(part)} is not visible; I follow the {part_label(proxy)} instead."
         )
     for part in facts["missing_parts"]:
         out.append(f"The {part_label(part)} is not visible, so I cannot tell how it moves.")
@@ -658,11 +773,14 @@ def _item(
     return QAItem(family, question, shuffled, shuffled.index(answer), dict(evidence))
 
 
-def make_questions(motion, facts: dict | None = None, rng=None) -> list[QAItem]:
+def make_questions(
+    motion, facts: dict | None = None, rng=None, *, max_per_family: int | None = 2
+) -> list[QAItem]:
     """Multiple-choice questions answerable from the skeleton alone, built from ``facts``.
 
     A question is only asked when the facts make its answer clear-cut (large margins between options), so
-    each family may yield zero or more items. ``rng``: a numpy Generator, a seed or None (seed 0).
+    each family may yield zero or more items (at most ``max_per_family``, drawn with ``rng``; None for all).
+    ``rng``: a numpy Generator, a seed or None (seed 0).
     """
     if facts is None:
         facts = kinematic_facts(motion)
@@ -675,45 +793,57 @@ def make_questions(motion, facts: dict | None = None, rng=None) -> list[QAItem]:
     parts = facts["parts"]
     dur = facts["duration_s"] or 1.0
 
-    # temporal order: two moving parts whose onsets are well separated.
-    moving = [p for p in facts["moving_parts"] if parts[p]["start_s"] is not None]
-    for i, a in enumerate(moving):
-        for b in moving[i + 1 :]:
-            ta, tb = parts[a]["start_s"], parts[b]["start_s"]
-            if abs(ta - tb) > 0.25 * dur:
-                first = a if ta < tb else b
+    # temporal order: two well-separated events of different body parts (movement onsets, highest and
+    # lowest points, first hand contact, first take-off).
+    events: list[tuple[float, str, str]] = []
+    for p in facts["moving_parts"]:
+        if parts[p]["start_s"] is not None:
+            events.append((parts[p]["start_s"], f"the {part_label(p)} starts moving", p))
+    for key, h in facts["heights"].items():
+        if h.get("highest_s") is not None:
+            events.append((h["highest_s"], f"the {part_label(key)} reaches its highest point", key))
+        if h.get("lowest_s") is not None:
+            events.append((h["lowest_s"], f"the {part_label(key)} reaches its lowest point", key))
+    c = facts["contacts"].get("hands")
+    if c and c["count"] and c["first_s"]:
+        events.append((c["first_s"], "the hands first come together", "hands"))
+    air = facts.get("airborne")
+    if air and air["count"]:
+        events.append((air["episodes"][0][0], "both feet first leave the ground", "feet"))
+    for i, (ta, ea, pa) in enumerate(events):
+        for tb, eb, pb in events[i + 1 :]:
+            if pa != pb and abs(ta - tb) > 0.2 * dur:
+                first = ea if ta < tb else eb
                 items.append(
                     _item(
                         "temporal_order",
-                        f"Which starts moving first, the {part_label(a)} or the {part_label(b)}?",
-                        f"the {part_label(first)}",
-                        [f"the {part_label(a)}", f"the {part_label(b)}"],
+                        f"Which happens first: {ea}, or {eb}?",
+                        first,
+                        [ea, eb],
                         rng,
-                        onsets={a: ta, b: tb},
+                        times={ea: ta, eb: tb},
                     )
                 )
 
-    # counting: repetitions of the most active part, hand contacts, jumps.
-    def count_item(question: str, n: int, **ev) -> QAItem:
+    top = facts["most_active"]
+    # counting: the headline count only (steps, jumps, hand contacts or the main part's repetitions).
+    count = facts.get("count")
+    if count and count["count"] >= (2 if count["what"] == "repetitions" else 1):
+        n = int(count["count"])
+        question = {
+            "steps": "How many steps does the person take?",
+            "jumps": "How many times do both feet leave the ground?",
+            "hand contacts": "How many times do the two hands come together?",
+        }.get(
+            count["what"]
+        ) or f"How many times does the {part_label(count['part'])} repeat its movement?"
         cands = [str(k) for k in range(max(1, n - 2), n + 4) if k != n]
         distract = [cands[i] for i in rng.permutation(len(cands))[:3]]
-        return _item("counting", question, str(n), distract, rng, **ev)
-
-    top = facts["most_active"]
-    if top is not None and parts[top]["repetitions"] >= 2:
         items.append(
-            count_item(
-                f"How many times does the {part_label(top)} repeat its movement?",
-                parts[top]["repetitions"],
-                part=top,
+            _item(
+                "counting", question, str(n), distract, rng, what=count["what"], part=count["part"]
             )
         )
-    c = facts["contacts"].get("hands")
-    if c and c["count"] >= 1 and c["episodes"][0][0] > 0:
-        items.append(count_item("How many times do the two hands come together?", c["count"]))
-    air = facts.get("airborne")
-    if air and air["count"] >= 1:
-        items.append(count_item("How many times do both feet leave the ground?", air["count"]))
 
     # comparison: which of two parts moves more, only with a clear ratio.
     vis = list(parts)
@@ -805,7 +935,16 @@ def make_questions(motion, facts: dict | None = None, rng=None) -> list[QAItem]:
                 part=top,
             )
         )
-    return items
+    if max_per_family is None:
+        return items
+    kept: list[QAItem] = []
+    for fam in FAMILIES:
+        group = [it for it in items if it.family == fam]
+        if len(group) > max_per_family:
+            pick = sorted(rng.choice(len(group), size=max_per_family, replace=False))
+            group = [group[i] for i in pick]
+        kept += group
+    return kept
 
 
 __all__ = [

@@ -79,15 +79,27 @@ def read_jsonl_records(path: str | os.PathLike) -> list[InstructionRecord]:
             row = json.loads(line)
             file = Path(row["file"])
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}:{lineno}: bad record ({exc}); need at least 'file' and 'prompt'") from exc
+            raise ConfigError(
+                f"{path}:{lineno}: bad record ({exc}); need at least 'file' and 'prompt'"
+            ) from exc
         file = file if file.is_absolute() else path.parent / file
         motion = skelformats.load(file, format=row.get("format"))
-        out.append(InstructionRecord(motion, row.get("prompt", ""), row.get("target", ""), row.get("task", "qa"),
-                                     row.get("id", f"{path.stem}-{lineno}"), row.get("meta", {})))
+        out.append(
+            InstructionRecord(
+                motion,
+                row.get("prompt", ""),
+                row.get("target", ""),
+                row.get("task", "qa"),
+                row.get("id", f"{path.stem}-{lineno}"),
+                row.get("meta", {}),
+            )
+        )
     return out
 
 
-def build_records(spec: dict, base_dir: Path = Path("."), *, source: str = "config") -> list[InstructionRecord]:
+def build_records(
+    spec: dict, base_dir: Path = Path("."), *, source: str = "config"
+) -> list[InstructionRecord]:
     data = spec.get("data")
     if not isinstance(data, dict) or not data:
         raise ConfigError(f"{source}: 'data' must name 'synthetic' and/or 'jsonl' records")
@@ -100,7 +112,7 @@ def build_records(spec: dict, base_dir: Path = Path("."), *, source: str = "conf
             records += synthetic_records(n, **syn)
         except TypeError as exc:
             raise ConfigError(f"{source}: data.synthetic: {exc}") from exc
-    for p in ([data["jsonl"]] if isinstance(data.get("jsonl"), str) else data.get("jsonl") or []):
+    for p in [data["jsonl"]] if isinstance(data.get("jsonl"), str) else data.get("jsonl") or []:
         records += read_jsonl_records(resolve(base_dir, p))
     if not records:
         raise ConfigError(f"{source}: data section produced no records")
@@ -111,13 +123,23 @@ def train_kwargs(spec: dict, base_dir: Path = Path("."), *, source: str = "confi
     from .training import train_stage
 
     train = dict(spec.get("train") or {})
-    allowed = set(inspect.signature(train_stage).parameters) - {"model", "records", "objective", "collate_fn", "accelerator"}
+    allowed = set(inspect.signature(train_stage).parameters) - {
+        "model",
+        "records",
+        "objective",
+        "collate_fn",
+        "accelerator",
+    }
     unknown = sorted(set(train) - allowed)
     if unknown:
         raise ConfigError(f"{source}: unknown train field(s) {unknown}; allowed: {sorted(allowed)}")
     if "out_dir" not in train or "steps" not in train:
         raise ConfigError(f"{source}: train.out_dir and train.steps are required")
-    train["out_dir"] = str(base_dir / train["out_dir"]) if not Path(train["out_dir"]).is_absolute() else train["out_dir"]
+    train["out_dir"] = (
+        str(base_dir / train["out_dir"])
+        if not Path(train["out_dir"]).is_absolute()
+        else train["out_dir"]
+    )
     for k in ("lr", "weight_decay", "max_grad_norm"):
         if k in train and train[k] is not None:
             train[k] = float(train[k])

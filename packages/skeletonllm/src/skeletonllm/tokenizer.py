@@ -59,7 +59,9 @@ CHATML_TEMPLATE = (
 def chat_template(image_placeholder: str, video_placeholder: str | None = None) -> str:
     """The ChatML template with the family's placeholders substituted in."""
     video_placeholder = video_placeholder or image_placeholder
-    return CHATML_TEMPLATE.replace("{{ VIDEO }}", video_placeholder).replace("{{ IMAGE }}", image_placeholder)
+    return CHATML_TEMPLATE.replace("{{ VIDEO }}", video_placeholder).replace(
+        "{{ IMAGE }}", image_placeholder
+    )
 
 
 def train_bpe(corpus: Iterable[str], vocab_size: int = 1024) -> Tokenizer:

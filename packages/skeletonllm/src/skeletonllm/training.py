@@ -50,7 +50,9 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(n, generator=g).tolist()
 
 
-def batch_indices(n: int, micro: int, global_batch: int, seed: int, rank: int = 0, world: int = 1) -> list[int]:
+def batch_indices(
+    n: int, micro: int, global_batch: int, seed: int, rank: int = 0, world: int = 1
+) -> list[int]:
     """Record indices of global micro-batch ``micro`` taken by process ``rank``."""
     per_epoch = max(1, n // global_batch)
     epoch, b = divmod(micro, per_epoch)
@@ -72,7 +74,9 @@ def _optimizer_to_files(opt: torch.optim.Optimizer, directory: Path) -> None:
             else:
                 scalars[f"{idx}.{k}"] = v
     save_tensors(tensors, directory / "optimizer.safetensors")
-    (directory / "optimizer.json").write_text(json.dumps({"param_groups": sd["param_groups"], "scalars": scalars}))
+    (directory / "optimizer.json").write_text(
+        json.dumps({"param_groups": sd["param_groups"], "scalars": scalars})
+    )
 
 
 def _optimizer_from_files(opt: torch.optim.Optimizer, directory: Path) -> None:
@@ -88,7 +92,9 @@ def _optimizer_from_files(opt: torch.optim.Optimizer, directory: Path) -> None:
     try:
         opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     except (ValueError, KeyError) as exc:
-        raise CheckpointError(f"{directory / 'optimizer.json'}: does not match the trainable parameters ({exc})") from exc
+        raise CheckpointError(
+            f"{directory / 'optimizer.json'}: does not match the trainable parameters ({exc})"
+        ) from exc
 
 
 def _read_json(path: Path) -> dict:
@@ -107,8 +113,14 @@ def _rng_state() -> tuple[dict, dict]:
             tensors[f"cuda{i}"] = s
     py = random.getstate()
     np_state = np.random.get_state()
-    meta = {"python": [py[0], list(py[1]), py[2]],
-            "numpy": [np_state[0], np_state[1].tolist(), *[int(x) if i != 2 else float(x) for i, x in enumerate(np_state[2:], 2)]]}
+    meta = {
+        "python": [py[0], list(py[1]), py[2]],
+        "numpy": [
+            np_state[0],
+            np_state[1].tolist(),
+            *[int(x) if i != 2 else float(x) for i, x in enumerate(np_state[2:], 2)],
+        ],
+    }
     return tensors, meta
 
 
@@ -121,7 +133,9 @@ def _set_rng_state(tensors: dict, meta: dict) -> None:
     py = meta["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     npst = meta["numpy"]
-    np.random.set_state((npst[0], np.asarray(npst[1], dtype=np.uint32), int(npst[2]), int(npst[3]), float(npst[4])))
+    np.random.set_state(
+        (npst[0], np.asarray(npst[1], dtype=np.uint32), int(npst[2]), int(npst[3]), float(npst[4]))
+    )
 
 
 def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
@@ -143,6 +157,7 @@ class StageResult:
     loss: float
     samples_per_s: float
     resumed_from: int
+    is_main_process: bool = True
 
 
 # ---------------------------------------------------------------------------------------- the loop
@@ -214,6 +229,8 @@ def train_stage(
     out_dir = Path(out_dir)
     objective = objective or lm_objective
     acc = accelerator or Accelerator(
+        # Without CUDA, processes started by `accelerate launch --multi_gpu` / torchrun join over gloo.
+        cpu=not torch.cuda.is_available(),
         mixed_precision=mixed_precision or "no",
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
@@ -230,7 +247,9 @@ def train_stage(
         if not items:
             continue
         trainable_names += [n for n, _ in items]
-        param_groups.append({"params": [p for _, p in items], "lr": (lr_groups or {}).get(g, lr), "name": g})
+        param_groups.append(
+            {"params": [p for _, p in items], "lr": (lr_groups or {}).get(g, lr), "name": g}
+        )
     if not param_groups:
         raise ValueError(f"nothing to train: groups {groups} have no parameters")
     opt = torch.optim.AdamW(param_groups, lr=lr, weight_decay=weight_decay)
@@ -241,7 +260,9 @@ def train_stage(
     if ckpt is not None:
         state = _read_json(ckpt / "trainer_state.json")
         if state.get("trainable_names") != trainable_names:
-            raise CheckpointError(f"{ckpt / 'trainer_state.json'}: trainable parameters differ from this run")
+            raise CheckpointError(
+                f"{ckpt / 'trainer_state.json'}: trainable parameters differ from this run"
+            )
         weights = load_tensors(ckpt / "weights.safetensors")
         params = dict(base.named_parameters())
         with torch.no_grad():
@@ -258,10 +279,18 @@ def train_stage(
         sched._last_lr = list(sched_state["last_lr"])
         rng_file = ckpt / f"rng-{acc.process_index}.safetensors"
         if rng_file.is_file():
-            _set_rng_state(load_tensors(rng_file), _read_json(ckpt / f"rng-{acc.process_index}.json"))
+            _set_rng_state(
+                load_tensors(rng_file), _read_json(ckpt / f"rng-{acc.process_index}.json")
+            )
         start_step = int(state["step"])
-        if state.get("seed") != seed or state.get("batch_size") != batch_size or state.get("grad_accum") != grad_accum:
-            raise CheckpointError(f"{ckpt / 'trainer_state.json'}: seed/batch_size/grad_accum differ from this run")
+        if (
+            state.get("seed") != seed
+            or state.get("batch_size") != batch_size
+            or state.get("grad_accum") != grad_accum
+        ):
+            raise CheckpointError(
+                f"{ckpt / 'trainer_state.json'}: seed/batch_size/grad_accum differ from this run"
+            )
     else:
         torch.manual_seed(seed + acc.process_index)
         random.seed(seed)
@@ -276,15 +305,35 @@ def train_stage(
         out_dir.mkdir(parents=True, exist_ok=True)
         _truncate_metrics(metrics_path, start_step)
     tb = _tensorboard(out_dir) if acc.is_main_process else None
-    bar = tqdm(total=steps, initial=start_step, disable=not (progress and acc.is_main_process),
-               desc=stage_name or "train", dynamic_ncols=True)
+    bar = tqdm(
+        total=steps,
+        initial=start_step,
+        disable=not (progress and acc.is_main_process),
+        desc=stage_name or "train",
+        dynamic_ncols=True,
+    )
     wrapped.train()
     t0, seen, loss_val, last = time.perf_counter(), 0, float("nan"), start_step
 
     def save_checkpoint(step: int) -> None:
-        _save_checkpoint(acc, base, opt, sched, out_dir, step, trainable_names,
-                         {"seed": seed, "batch_size": batch_size, "grad_accum": grad_accum, "steps": steps,
-                          "world_size": world, "records": n, "stage": stage_name})
+        _save_checkpoint(
+            acc,
+            base,
+            opt,
+            sched,
+            out_dir,
+            step,
+            trainable_names,
+            {
+                "seed": seed,
+                "batch_size": batch_size,
+                "grad_accum": grad_accum,
+                "steps": steps,
+                "world_size": world,
+                "records": n,
+                "stage": stage_name,
+            },
+        )
 
     for step in range(start_step, steps):
         logs_acc: dict[str, float] = {}
@@ -316,8 +365,16 @@ def train_stage(
         bar.update(1)
         bar.set_postfix(loss=f"{loss_val:.4f}", samples_s=f"{sps:.1f}")
         if acc.is_main_process and ((step + 1) % log_every == 0 or step + 1 == steps):
-            row = {"step": step + 1, "loss": loss_val, "lr": sched.get_last_lr()[0], "samples_per_s": sps,
-                   "elapsed_s": elapsed, "epoch": (step * grad_accum) // max(1, n // gb), "ids": ids, **logs_acc}
+            row = {
+                "step": step + 1,
+                "loss": loss_val,
+                "lr": sched.get_last_lr()[0],
+                "samples_per_s": sps,
+                "elapsed_s": elapsed,
+                "epoch": (step * grad_accum) // max(1, n // gb),
+                "ids": ids,
+                **logs_acc,
+            }
             if stage_name:
                 row["stage"] = stage_name
             with open(metrics_path, "a") as f:
@@ -339,18 +396,24 @@ def train_stage(
         base.save_pretrained(model_dir)
     acc.wait_for_everyone()
     elapsed = time.perf_counter() - t0
-    return StageResult(out_dir, model_dir, last, loss_val, seen / max(elapsed, 1e-9), start_step)
+    return StageResult(out_dir, model_dir, last, loss_val, seen / max(elapsed, 1e-9), start_step, acc.is_main_process)
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
     """Drop rows past ``step`` so a resumed run's metrics read as one run."""
     if not path.is_file():
         return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
+    keep = [
+        line
+        for line in path.read_text().splitlines()
+        if line.strip() and json.loads(line).get("step", 0) <= step
+    ]
     atomic_write_text(path, "".join(line + "\n" for line in keep))
 
 
-def _save_checkpoint(acc, base, opt, sched, out_dir: Path, step: int, names: list[str], settings: dict) -> None:
+def _save_checkpoint(
+    acc, base, opt, sched, out_dir: Path, step: int, names: list[str], settings: dict
+) -> None:
     ck = out_dir / "checkpoints"
     name = f"step-{step:08d}"
     rng_t, rng_meta = _rng_state()
@@ -367,18 +430,34 @@ def _save_checkpoint(acc, base, opt, sched, out_dir: Path, step: int, names: lis
             save_tensors({n: params[n] for n in names}, tmp / "weights.safetensors")
             _optimizer_to_files(opt.optimizer if hasattr(opt, "optimizer") else opt, tmp)
             s = sched.scheduler if hasattr(sched, "scheduler") else sched
-            (tmp / "scheduler.json").write_text(json.dumps(
-                {"last_epoch": s.last_epoch, "_step_count": s._step_count, "last_lr": s.get_last_lr()}))
+            (tmp / "scheduler.json").write_text(
+                json.dumps(
+                    {
+                        "last_epoch": s.last_epoch,
+                        "_step_count": s._step_count,
+                        "last_lr": s.get_last_lr(),
+                    }
+                )
+            )
             if acc.num_processes > 1:
                 for r in range(acc.num_processes):
                     for ext in ("safetensors", "json"):
                         src = ck / "rng" / name / f"rng-{r}.{ext}"
                         os.replace(src, tmp / src.name)
+                (ck / "rng" / name).rmdir()
             else:
                 save_tensors(rng_t, tmp / "rng-0.safetensors")
                 (tmp / "rng-0.json").write_text(json.dumps(rng_meta))
-            (tmp / "trainer_state.json").write_text(json.dumps(
-                {"step": step, "micro_batch": step * settings["grad_accum"], "trainable_names": names, **settings},
-                indent=1))
+            (tmp / "trainer_state.json").write_text(
+                json.dumps(
+                    {
+                        "step": step,
+                        "micro_batch": step * settings["grad_accum"],
+                        "trainable_names": names,
+                        **settings,
+                    },
+                    indent=1,
+                )
+            )
         atomic_write_text(ck / "latest", name)
     acc.wait_for_everyone()

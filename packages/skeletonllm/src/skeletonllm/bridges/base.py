@@ -18,7 +18,14 @@ import torch.nn.functional as F
 _BRIDGES: dict[str, type[Bridge]] = {}
 
 # PIL's resampling filters by the integer ids processors store in their JSON.
-_RESAMPLE_MODES = {0: "nearest", 1: "bicubic", 2: "bilinear", 3: "bicubic", 4: "bilinear", 5: "bicubic"}
+_RESAMPLE_MODES = {
+    0: "nearest",
+    1: "bicubic",
+    2: "bilinear",
+    3: "bicubic",
+    4: "bilinear",
+    5: "bicubic",
+}
 
 
 def register_bridge(*model_types: str) -> Callable[[type[Bridge]], type[Bridge]]:
@@ -48,7 +55,9 @@ def get_bridge(hf_config, processor_config: dict, tokenizer) -> Bridge:
     return _BRIDGES[mt](hf_config, processor_config, tokenizer)
 
 
-def resize(images: torch.Tensor, size: tuple[int, int], resample: int | str | None = 3) -> torch.Tensor:
+def resize(
+    images: torch.Tensor, size: tuple[int, int], resample: int | str | None = 3
+) -> torch.Tensor:
     """Differentiable resize of ``(..., C, H, W)`` to ``size`` with antialiasing (identity if unchanged).
 
     Matches the torchvision processors (which call ``interpolate`` with antialias) and the PIL ones to
@@ -57,7 +66,11 @@ def resize(images: torch.Tensor, size: tuple[int, int], resample: int | str | No
     h, w = images.shape[-2:]
     if (h, w) == tuple(size):
         return images
-    mode = resample if isinstance(resample, str) else _RESAMPLE_MODES.get(int(resample or 3), "bicubic")
+    mode = (
+        resample
+        if isinstance(resample, str)
+        else _RESAMPLE_MODES.get(int(resample or 3), "bicubic")
+    )
     lead = images.shape[:-3]
     flat = images.reshape(-1, *images.shape[-3:])
     kw = {"antialias": True} if mode in ("bilinear", "bicubic") else {}
@@ -73,7 +86,9 @@ def normalize(images: torch.Tensor, cfg: dict) -> torch.Tensor:
     if not cfg.get("do_rescale", True):
         x = x * 255.0
     if cfg.get("do_normalize", True):
-        mean = torch.as_tensor(cfg.get("image_mean", [0.5, 0.5, 0.5]), dtype=x.dtype, device=x.device)
+        mean = torch.as_tensor(
+            cfg.get("image_mean", [0.5, 0.5, 0.5]), dtype=x.dtype, device=x.device
+        )
         std = torch.as_tensor(cfg.get("image_std", [0.5, 0.5, 0.5]), dtype=x.dtype, device=x.device)
         x = (x - mean[:, None, None]) / std[:, None, None]
     return x
@@ -117,11 +132,18 @@ class Bridge:
         return self.placeholder * n_tokens
 
     def messages(self, prompt: str) -> list[dict]:
-        return [{"role": "user", "content": [{"type": self.content_type}, {"type": "text", "text": prompt}]}]
+        return [
+            {
+                "role": "user",
+                "content": [{"type": self.content_type}, {"type": "text", "text": prompt}],
+            }
+        ]
 
     def prompt_text(self, prompt: str, n_tokens: int) -> str:
         """Chat-templated prompt with the visual placeholder expanded, ending with the assistant header."""
-        text = self.tokenizer.apply_chat_template(self.messages(prompt), tokenize=False, add_generation_prompt=True)
+        text = self.tokenizer.apply_chat_template(
+            self.messages(prompt), tokenize=False, add_generation_prompt=True
+        )
         if text.count(self.placeholder) != 1:
             raise ValueError(
                 f"chat template of {self.hf_config.model_type} produced {text.count(self.placeholder)} "
@@ -139,7 +161,9 @@ class Bridge:
         raise NotImplementedError
 
     @staticmethod
-    def repeat_pixel_inputs(inputs: dict[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:
+    def repeat_pixel_inputs(
+        inputs: dict[str, torch.Tensor], index: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """Select samples ``index`` (may repeat) from batched pixel inputs (dim 0 = sample)."""
         return {k: v.index_select(0, index) for k, v in inputs.items()}
 

@@ -36,18 +36,26 @@ class Idefics3Bridge(Bridge):
         return (vc.image_size // vc.patch_size) ** 2 // (self.hf_config.scale_factor**2)
 
     def expansion(self, n_tokens):
-        return "<fake_token_around_image><global-img>" + "<image>" * n_tokens + "<fake_token_around_image>"
+        return (
+            "<fake_token_around_image><global-img>"
+            + "<image>" * n_tokens
+            + "<fake_token_around_image>"
+        )
 
     def pixel_inputs(self, frames):
         if self.proc.get("do_image_splitting", False):
-            raise ValueError("Idefics3 bridge needs do_image_splitting=False in the processor config")
+            raise ValueError(
+                "Idefics3 bridge needs do_image_splitting=False in the processor config"
+            )
         grid = tile_frames(frames)
         mode = self.proc.get("resample", 1)
         if self.proc.get("do_resize", True):
             le = (self.proc.get("size") or {}).get("longest_edge")
             if le:
                 grid = resize(grid, _longest_edge_size(*grid.shape[-2:], le), mode)
-        side = (self.proc.get("max_image_size") or {}).get("longest_edge", self.hf_config.vision_config.image_size)
+        side = (self.proc.get("max_image_size") or {}).get(
+            "longest_edge", self.hf_config.vision_config.image_size
+        )
         grid = normalize(resize(grid, (side, side), mode), self.proc)
         pv = grid.unsqueeze(1)  # (B, 1 image, C, S, S)
         mask = torch.ones(pv.shape[0], 1, side, side, dtype=torch.bool, device=pv.device)

@@ -47,7 +47,11 @@ class LlavaBridge(Bridge):
             side = self.proc["size"]["shortest_edge"]
             h, w = grid.shape[-2:]
             scale = side / min(h, w)
-            grid = resize(grid, (max(side, math.floor(h * scale)), max(side, math.floor(w * scale))), self.proc.get("resample", 3))
+            grid = resize(
+                grid,
+                (max(side, math.floor(h * scale)), max(side, math.floor(w * scale))),
+                self.proc.get("resample", 3),
+            )
             top, left = (grid.shape[-2] - size[0]) // 2, (grid.shape[-1] - size[1]) // 2
             grid = grid[..., top : top + size[0], left : left + size[1]]
         else:

@@ -9,7 +9,9 @@ import torch
 from .base import Bridge, normalize, register_bridge, resize
 
 
-def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+def smart_resize(
+    height: int, width: int, factor: int, min_pixels: int, max_pixels: int
+) -> tuple[int, int]:
     """Qwen's target size: sides divisible by ``factor``, area within [min_pixels, max_pixels]."""
     h_bar = max(factor, round(height / factor) * factor)
     w_bar = max(factor, round(width / factor) * factor)
@@ -24,7 +26,9 @@ def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixe
     return h_bar, w_bar
 
 
-def patchify(videos: torch.Tensor, patch: int, merge: int, temporal: int) -> tuple[torch.Tensor, tuple[int, int, int]]:
+def patchify(
+    videos: torch.Tensor, patch: int, merge: int, temporal: int
+) -> tuple[torch.Tensor, tuple[int, int, int]]:
     """(B, T, C, H, W) -> (B, t*h*w, C*temporal*patch*patch) in Qwen's merge-window order."""
     b, t, c, h, w = videos.shape
     if pad := -t % temporal:

@@ -45,13 +45,12 @@ def _cue(label: str) -> str | None:
 def causal_chain(facts: dict) -> list[str]:
     """Sentences linking the observations: which part drives the movement and what it causes."""
     chain: list[str] = []
-    parts = facts["parts"]
     top = facts["most_active"]
     if top is not None:
-        p = parts[top]
         s = f"the {part_label(top)} drives the movement"
-        if p["repetitions"] >= 2:
-            s += f", repeating it {p['repetitions']} times"
+        count = facts.get("count")
+        if count and count["part"] == top and count["count"] >= 2:
+            s += f", repeating it {count['count']} times"
         others = [q for q in facts["moving_parts"] if q != top]
         s += (
             (", while the " + " and the ".join(part_label(q) for q in others[:2]) + " follow")
