@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 import skelformats as sf
 
 c3d = pytest.importorskip("c3d", reason="the optional 'c3d' package is not installed")

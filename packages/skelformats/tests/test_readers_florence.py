@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-
 import skelformats as sf
 from skelformats.readers import florence
 

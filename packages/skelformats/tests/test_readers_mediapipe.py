@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-
 import skelformats as sf
 from skelformats.readers import mediapipe
 

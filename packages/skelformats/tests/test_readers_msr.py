@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import skelformats as sf
 from skelformats.readers import msr
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import skelformats as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from skelformats.readers import ntu
 
 BODY_IDS = ("72057594037931101", "72057594037931102")
@@ -109,3 +110,35 @@ def test_no_body_at_all(tmp_path):
         warnings.simplefilter("error")
         with pytest.raises(sf.EmptySequenceError, match="no body in any of the 2 frames"):
             sf.load(p)
+
+
+@pytest.mark.filterwarnings("ignore::skelformats.errors.SkelFormatWarning")
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    presence=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=6).filter(
+        lambda p: any(a or b for a, b in p)
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_roundtrip_any_body_presence(tmp_path, presence, seed):
+    """Whatever bodies appear in whichever frames, each lands in its own slot, absent = missing."""
+    rng = np.random.default_rng(seed)
+    poses = rng.uniform(-2, 4, (2, len(presence), 25, 3))
+    states = rng.integers(0, 3, (2, len(presence), 25))
+    frames = [[(b, poses[b, t], states[b, t]) for b in (1, 0) if presence[t][b]] for t in range(len(presence))]
+    m = ntu.read_ntu_skeleton(write_skeleton(tmp_path / "S001C001P001R001A001.skeleton", frames, seed=seed))
+    first_seen = []
+    for bodies in frames:
+        for b, _, _ in bodies:
+            if b not in first_seen:
+                first_seen.append(b)
+    data = m.data if m.multi else m.data[None]
+    conf = m.confidence_or_ones() if m.multi else m.confidence_or_ones()[None]
+    assert data.shape == (len(first_seen), len(presence), 25, 3)
+    for slot, b in enumerate(first_seen):
+        for t, p in enumerate(presence):
+            if p[b]:
+                np.testing.assert_allclose(data[slot, t], poses[b, t], atol=1e-5)
+                np.testing.assert_array_equal(conf[slot, t], np.array([0, 0.5, 1])[states[b, t]])
+            else:
+                assert (conf[slot, t] == 0).all()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import skelformats as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from skelformats.readers import openpose
 
 
@@ -104,3 +105,28 @@ def test_mixed_models_and_nan(tmp_path):
     with pytest.warns(sf.SkelFormatWarning, match="NaN/inf"):
         m = openpose.read_openpose(p)
     assert m.confidence[0, 5] == 0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(counts=st.lists(st.integers(0, 3), min_size=1, max_size=5).filter(any),
+       j=st.sampled_from([18, 25]), seed=st.integers(0, 2**16))
+def test_any_number_of_people_per_frame(tmp_path, counts, j, seed):
+    """Slot k of frame t is the k-th detection of that frame; slots beyond it are missing."""
+    rng = np.random.default_rng(seed)
+    d = tmp_path / f"run_{seed}_{j}_{len(counts)}_{sum(counts)}"
+    d.mkdir(exist_ok=True)
+    kps = [[_kp(rng, j) for _ in range(n)] for n in counts]
+    for t, people in enumerate(kps):
+        write_frame(d / f"v_{t:012d}_keypoints.json", [_person(k) for k in people])
+    m = openpose.read_openpose(d)
+    M = max(counts)
+    data = m.data if m.multi else m.data[None]
+    conf = m.confidence if m.multi else m.confidence[None]
+    assert data.shape == (M, len(counts), j, 2)
+    for t, people in enumerate(kps):
+        for k in range(M):
+            if k < len(people):
+                np.testing.assert_allclose(data[k, t], people[k][:, :2], rtol=1e-6)
+                np.testing.assert_allclose(conf[k, t], people[k][:, 2], rtol=1e-6)
+            else:
+                assert (conf[k, t] == 0).all()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -156,7 +156,7 @@ def find_beside(path: Path, name: str, levels: int = 2) -> Path | None:
     return None
 
 
-def load_all(paths: Iterable[Path], reader: Callable[[Path], "Motion | list[Motion]"]) -> list[Motion]:
+def load_all(paths: Iterable[Path], reader: Callable[[Path], Motion | list[Motion]]) -> list[Motion]:
     """Read every path; a file that fails with a SkelFormatError is reported (warning) and skipped."""
     out: list[Motion] = []
     for p in paths:

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import CorruptDataError, EmptySequenceError, JointCountError, ShapeError
 from ..motion import Motion
 from ..registry import register_reader
-from ._common import load_all, loadmat, mat_variables, mat_field, mat_scalar, mat_string, warn
+from ._common import load_all, loadmat, mat_field, mat_scalar, mat_string, mat_variables, warn
 
 NUM_JOINTS = 15
 FPS = 30.0

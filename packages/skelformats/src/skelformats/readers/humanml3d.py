@@ -13,7 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CorruptDataError, EmptySequenceError, JointCountError, ShapeError, TruncatedFileError
+from ..errors import (
+    CorruptDataError,
+    EmptySequenceError,
+    JointCountError,
+    ShapeError,
+    TruncatedFileError,
+)
 from ..motion import Motion
 from ..registry import register_reader
 

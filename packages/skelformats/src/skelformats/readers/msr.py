@@ -23,7 +23,15 @@ import numpy as np
 from ..errors import CorruptDataError, TruncatedFileError
 from ..motion import Motion
 from ..registry import register_reader
-from ._common import find_beside, load_all, name_fields, numeric_table, read_label_table, read_text, warn
+from ._common import (
+    find_beside,
+    load_all,
+    name_fields,
+    numeric_table,
+    read_label_table,
+    read_text,
+    warn,
+)
 
 NUM_JOINTS = 20
 FPS = 15.0

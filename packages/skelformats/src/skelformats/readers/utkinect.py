@@ -135,7 +135,7 @@ def _segments(path: Path, recording: str, segments: list[Segment], label_path: P
     return out
 
 
-def read_utkinect(path: Path) -> "Motion | list[Motion]":
+def read_utkinect(path: Path) -> Motion | list[Motion]:
     """A joints file or the label file.
 
     ``joints_sSS_eEE.txt`` with ``actionLabel.txt`` beside it -> list of its labelled segments;
@@ -182,7 +182,7 @@ def _sniff(path: Path, head: bytes) -> bool:
 
 
 @register_reader("utkinect", extensions=(".txt",), sniff=_sniff)
-def _read(path: Path) -> "Motion | list[Motion]":
+def _read(path: Path) -> Motion | list[Motion]:
     return read_utkinect(path)
 
 
