@@ -84,6 +84,35 @@ class ConversionPlan:
     def dense(self) -> np.ndarray:
         return self.matrix.toarray()
 
+    @property
+    def dense32(self) -> np.ndarray:
+        """Cached float32 dense copy used for applying the map (J is small: dense matmul is fastest)."""
+        d = self.__dict__.get("_dense32")
+        if d is None:
+            d = self.matrix.toarray().astype(np.float32)
+            d.setflags(write=False)
+            object.__setattr__(self, "_dense32", d)
+        return d
+
+    @property
+    def source_index(self) -> np.ndarray:
+        """(J_out, K) source columns per target, padded with J_in (always observed); missing targets
+        point at J_in + 1 (never observed).  Used for the confidence minimum."""
+        idx = self.__dict__.get("_source_index")
+        if idx is None:
+            m, J_in = self.matrix, self.src.num_joints
+            width = max(1, int(np.diff(m.indptr).max(initial=0)))
+            idx = np.full((self.dst.num_joints, width), J_in, dtype=np.int64)
+            for j in range(self.dst.num_joints):
+                cols = m.indices[m.indptr[j]:m.indptr[j + 1]]
+                if len(cols) == 0:
+                    idx[j] = J_in + 1
+                else:
+                    idx[j, :len(cols)] = cols
+            idx.setflags(write=False)
+            object.__setattr__(self, "_source_index", idx)
+        return idx
+
 
 @lru_cache(maxsize=256)
 def _plan(src: Layout, dst: Layout) -> ConversionPlan:
@@ -162,8 +191,7 @@ def convert(motion: Motion, to: Union[str, Layout], *, project=None) -> Motion:
     elif project is not None:
         raise ConversionError(path, "project= is only for 3D -> 2D conversion")
     plan = _plan(src, dst)
-    W = plan.matrix.toarray().astype(np.float32)
-    data = np.matmul(W, motion.data)
+    data = np.matmul(plan.dense32, motion.data)
     if P is not None:
         data = data @ P.T.astype(np.float32)
     conf = _confidence(plan, motion.confidence, motion.data.shape[:-1])
@@ -176,17 +204,7 @@ def _confidence(plan: ConversionPlan, conf: np.ndarray | None, shape) -> np.ndar
     """min over each target's sources; 0 for missing targets; None when everything is observed."""
     if conf is None and plan.available.all():
         return None
-    J_in = plan.src.num_joints
-    m = plan.matrix
-    width = max(1, int(np.diff(m.indptr).max(initial=0)))
-    ones, zeros = J_in, J_in + 1  # sentinel columns
-    idx = np.full((plan.dst.num_joints, width), ones, dtype=np.int64)
-    for j in range(plan.dst.num_joints):
-        src_cols = m.indices[m.indptr[j]:m.indptr[j + 1]]
-        if len(src_cols) == 0:
-            idx[j] = zeros
-        else:
-            idx[j, :len(src_cols)] = src_cols
+    idx = plan.source_index
     base = np.ones(shape, np.float32) if conf is None else conf
     ext = np.concatenate([base, np.ones(shape[:-1] + (1,), np.float32), np.zeros(shape[:-1] + (1,), np.float32)], -1)
     return ext[..., idx].min(axis=-1)

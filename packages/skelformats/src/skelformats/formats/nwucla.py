@@ -62,17 +62,12 @@ def read_nwucla(path) -> Motion:
     if not isinstance(sk, list) or len(sk) == 0:
         raise EmptySequenceError(path, "'skeletons' holds no frames")
     layout = get_layout("kinect_v1_20")
-    for t, frame in enumerate(sk):
-        if not isinstance(frame, list) or len(frame) != layout.num_joints:
-            n = len(frame) if isinstance(frame, list) else type(frame).__name__
-            raise JointCountError(path, f"frame {t} has {n} joints, expected {layout.num_joints}")
-        for j, p in enumerate(frame):
-            if not isinstance(p, list) or len(p) != 3:
-                raise CorruptDataError(path, f"frame {t} joint {j} is not an (x, y, z) triple: {p!r}")
     try:
         data = np.asarray(sk, dtype=np.float64)
     except (TypeError, ValueError):
-        raise CorruptDataError(path, "non-numeric coordinates in 'skeletons'") from None
+        data = None
+    if data is None or data.shape[1:] != (layout.num_joints, 3):
+        _diagnose(path, sk, layout.num_joints)  # slow path: say exactly what is wrong
     untracked = (data == 0).all(axis=-1)
     conf = None
     if untracked.any():
@@ -90,6 +85,17 @@ def read_nwucla(path) -> Motion:
         if name is not None:
             meta["action"] = name
     return Motion(data=data, layout=layout, fps=FPS, confidence=conf, meta=meta)
+
+
+def _diagnose(path, sk, n_joints):
+    for t, frame in enumerate(sk):
+        if not isinstance(frame, list) or len(frame) != n_joints:
+            n = len(frame) if isinstance(frame, list) else type(frame).__name__
+            raise JointCountError(path, f"frame {t} has {n} joints, expected {n_joints}")
+        for j, p in enumerate(frame):
+            if not isinstance(p, list) or len(p) != 3:
+                raise CorruptDataError(path, f"frame {t} joint {j} is not an (x, y, z) triple: {p!r}")
+    raise CorruptDataError(path, "non-numeric coordinates in 'skeletons'")
 
 
 def iter_dataset(root) -> Iterator[Motion]:
