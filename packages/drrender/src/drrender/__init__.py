@@ -26,3 +26,7 @@ __all__ = [
     "resolve_backend",
     "__version__",
 ]
+
+from .action import DrAction, TemporalSampler  # noqa: E402
+
+__all__ += ["DrAction", "TemporalSampler"]
