@@ -141,7 +141,8 @@ def screen_uvd(tmp_path_factory):
         pytest.skip(f"MSR Action3D screen_uvd.tar.gz not found under {DATA}")
     root = tmp_path_factory.mktemp("msr")
     with tarfile.open(MSR / "screen_uvd.tar.gz") as tar:
-        tar.extractall(root, filter="data")
+        kw = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python >= 3.10.12
+        tar.extractall(root, **kw)
     (root / "real_world_xyz").symlink_to(MSR / "real_world_xyz")
     return root
 

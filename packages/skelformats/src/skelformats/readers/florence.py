@@ -58,7 +58,8 @@ def _sequence(path: Path, rec, index: int) -> tuple[np.ndarray, int, int]:
 def read_florence3d(path: Path) -> list[Motion]:
     """``skeletal_data.mat`` -> one Motion (T, 15, 3) per entry, layout ``openni15``.
 
-    meta: source, dataset, index (1-based entry), subject, take, label (action id 1-9), action (name).
+    meta: source, dataset, index (1-based entry), subject, take, label (action id 1-9), action (name),
+    units ("m").
     An entry that cannot be read is reported (warning) and skipped; a file with no readable entry
     raises.
     """
@@ -89,7 +90,7 @@ def read_florence3d(path: Path) -> list[Motion]:
             continue
         takes[(subject, action)] = take = takes.get((subject, action), 0) + 1
         meta = {"source": str(path), "dataset": "Florence3D", "index": i + 1, "subject": subject,
-                "label": action, "take": take}
+                "label": action, "take": take, "units": "m"}
         if 1 <= action <= len(names):
             meta["action"] = names[action - 1]
         out.append(Motion(data=data, layout="openni15", fps=FPS, confidence=conf, meta=meta))

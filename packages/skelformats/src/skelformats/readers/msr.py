@@ -39,16 +39,17 @@ FPS = 15.0
 # (u < 320, v < 240, depth < ~4000).
 JUNK_ABOVE = 1e6
 _NAME = re.compile(r"a(?P<label>\d+)_s(?P<subject>\d+)_e(?P<take>\d+)_skeleton", re.I)
-_LABEL_CACHE: dict[Path, dict[str, str]] = {}
+_LABEL_CACHE: dict[tuple[Path, int], dict[str, str]] = {}
 
 
 def _labels_for(path: Path) -> dict[str, str]:
     table = find_beside(path, "labels.tsv")
     if table is None:
         return {}
-    if table not in _LABEL_CACHE:
-        _LABEL_CACHE[table] = read_label_table(table)
-    return _LABEL_CACHE[table]
+    key = (table, table.stat().st_mtime_ns)  # one parse per dataset walk, fresh after an edit
+    if key not in _LABEL_CACHE:
+        _LABEL_CACHE[key] = read_label_table(table)
+    return _LABEL_CACHE[key]
 
 
 def read_msr_action3d(path: Path) -> Motion:
