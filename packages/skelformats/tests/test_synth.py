@@ -412,3 +412,65 @@ def test_invariants_over_parameters(action, seed, speed, amplitude, direction, h
     # recorded timings lie inside the clip and in order
     for r in p["repetition_times"]:
         assert 0 <= r["start_frame"] <= r["peak_frame"] <= r["end_frame"] < p["num_frames"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    action=st.sampled_from(sorted(REQUIRED)),
+    seed=st.integers(0, 10_000),
+    d1=st.floats(-180, 180),
+    d2=st.floats(-180, 180),
+)
+def test_direction_rotates_the_whole_motion_about_the_vertical(action, seed, d1, d2):
+    a = canon(action, seed=seed, direction=d1).data.astype(np.float64)
+    b = canon(action, seed=seed, direction=d2).data.astype(np.float64)
+    R = rot_y(np.deg2rad(np.array(d2 - d1)))
+    np.testing.assert_allclose(b, a @ R.T, atol=2e-4)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    action=st.sampled_from(
+        ["wave", "clap", "squat", "punch", "bow", "raise_arms", "sit_down", "walk"]
+    ),
+    seed=st.integers(0, 10_000),
+    speed=st.floats(0.5, 2.0),
+)
+def test_speed_scales_the_duration(action, seed, speed):
+    slow = canon(action, seed=seed, speed=1.0, fps=100).meta["params"]
+    fast = canon(action, seed=seed, speed=speed, fps=100).meta["params"]
+    assert np.isclose(slow["duration"] / fast["duration"], speed, rtol=0.02)
+    last = lambda p: p["repetition_times"][-1]["peak"]  # noqa: E731
+    assert np.isclose(last(slow) / last(fast), speed, rtol=0.03)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    action=st.sampled_from(sorted(REQUIRED)),
+    layout=st.sampled_from(["coco17", "openpose18", "penn13", "openpose25"]),
+    seed=st.integers(0, 10_000),
+    view_yaw=st.floats(-180, 180),
+    view_pitch=st.floats(-10, 60),
+)
+def test_any_view_keeps_the_person_in_the_image(action, layout, seed, view_yaw, view_pitch):
+    m = synth.generate(action, layout=layout, seed=seed, view_yaw=view_yaw, view_pitch=view_pitch)
+    w, h = m.meta["params"]["image_size"]
+    seen = m.data[:, m.confidence[0] > 0]
+    assert np.isfinite(seen).all()
+    assert seen[..., 0].min() >= 0 and seen[..., 0].max() <= w
+    assert seen[..., 1].min() >= 0 and seen[..., 1].max() <= h
+
+
+def test_heading_labels_match_the_image():
+    for rel, label in ((90.0, "to the right"), (-90.0, "to the left")):
+        m = synth.generate("walk", layout="coco17", seed=2, view_yaw=20.0, direction=20.0 + rel)
+        assert m.meta["params"]["heading"] == label
+        hip = m.data[:, m.layout.index("left_hip"), 0]
+        assert (hip[-1] - hip[0]) * (1 if label == "to the right" else -1) > 100  # pixels
+    toward = synth.generate(
+        "walk", layout="ntu25", seed=2, view_yaw=-30.0, direction=-30.0, camera_space=True
+    )
+    assert toward.meta["params"]["heading"] == "towards the camera"
+    depth = toward.data[:, toward.layout.index("pelvis"), 2]
+    assert depth[-1] < depth[0] - 1.0
+    assert synth.generate("wave", seed=2).meta["params"]["heading"] is None

@@ -433,11 +433,14 @@ def _stand_up(p: dict, sk: Skeleton) -> Program:
     s = Script({**REST_POSE, **SEATED})
     _hold(s, k, "sitting", 0.5)
     t0 = s.t
-    s.move(0.6 * k, tilt=30.0, **_both(hip_flex=115.0, knee=92.0, sh_flex=40.0 * a, elbow=20.0))
+    # the trunk leans forward over still thighs (the pelvis stays on the seat), then the legs extend
+    s.move(0.6 * k, tilt=30.0, **_both(hip_flex=117.0, sh_flex=40.0 * a, elbow=20.0))
+    s.phase("lean_forward", t0)
+    t1 = s.t
     s.move(0.9 * k, tilt=15.0, **_both(hip_flex=35.0, knee=20.0, sh_flex=20.0 * a, elbow=15.0))
     s.move(0.5 * k, tilt=0.0, **_both(hip_flex=0.0, knee=0.0, sh_flex=0.0, elbow=10.0))
     s.repetition(t0, s.t, s.t)
-    s.phase("standing_up", t0)
+    s.phase("rise", t1)
     _hold(s, k)
     return _finish(s, start_posture="sitting")
 

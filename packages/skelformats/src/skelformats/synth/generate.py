@@ -380,8 +380,8 @@ def generate(
     """A synthetic ``action`` in ``layout``; parameters not given are sampled from ``seed``.
 
     Returns a :class:`Motion` with data (T, J, C) float32, confidence (T, J) (0 = missing or dropped,
-    with coordinates 0), ``meta["action"]`` and the full ground truth in ``meta["params"]``.  See the
-    package README for every parameter and the ``meta["params"]`` schema.
+    with coordinates 0), ``meta["action"]`` and the full ground truth in ``meta["params"]``.  Every
+    parameter and the ``meta["params"]`` schema are described in :mod:`skelformats.synth`.
     """
     if action not in SPECS:
         raise ValueError(f"unknown action {action!r}; known: {list(ACTIONS)}")
