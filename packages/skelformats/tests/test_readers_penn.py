@@ -39,7 +39,8 @@ def test_reads_video_with_visibility_as_confidence(tmp_path):
     np.testing.assert_allclose(m.data[..., 1], f["y"], rtol=1e-6)
     np.testing.assert_array_equal(m.confidence, f["visibility"])
     assert m.meta["label"] == 15 and m.meta["action"] == "tennis_serve"
-    assert (m.meta["view"], m.meta["split"], m.meta["video"], m.meta["image_size"]) == ("left", "train", "0042", (360, 480))
+    assert (m.meta["view"], m.meta["split"], m.meta["train"]) == ("left", "train", 1)
+    assert (m.meta["video"], m.meta["image_size"]) == ("0042", (360, 480))
     assert m.meta["bbox"].shape == (6, 4)
 
 
@@ -105,5 +106,7 @@ def test_real_dataset_counts():
     assert sorted(str(w.message).split(":")[0].rsplit("/", 1)[-1] for w in rec) == ["1154.mat", "1865.mat"]
     assert len({m.meta["action"] for m in ms}) == 15 and {m.meta["label"] for m in ms} == set(range(1, 16))
     assert {m.meta["view"] for m in ms} == {"front", "back", "left", "right"}
-    assert sum(m.meta["split"] == "train" for m in ms) == 1258
+    flags = [int(scipy.io.loadmat(p, variable_names=["train"])["train"].item()) for p in files]
+    assert [m.meta["train"] for m in ms] == flags and flags.count(1) == 1258
+    assert all(m.meta["split"] == ("train" if f == 1 else "test") for m, f in zip(ms, flags))
     assert all(m.confidence is not None and m.layout.name == "penn13" for m in ms)

@@ -46,8 +46,8 @@ def _table(path: Path, m: dict, key: str) -> np.ndarray:
 def read_penn_action(path: Path) -> Motion:
     """One Penn Action ``.mat`` -> Motion (T, 13, 2) with visibility as confidence.
 
-    meta: source, dataset, video (file stem), label (action id 1-15), action (name), view, split ("train" |
-    "test"), bbox (T, 4) float32, image_size (height, width).
+    meta: source, dataset, video (file stem), label (action id 1-15), action (name), view, train (1 | -1, as
+    stored), split ("train" | "test"), bbox (T, 4) float32, image_size (height, width).
     """
     path = Path(path)
     m = loadmat(path)
@@ -68,7 +68,9 @@ def read_penn_action(path: Path) -> Motion:
     if "pose" in m:
         meta["view"] = mat_string(m["pose"])
     if "train" in m:
-        meta["split"] = "train" if mat_scalar(path, m["train"], "train") > 0 else "test"
+        flag = int(mat_scalar(path, m["train"], "train"))
+        meta["train"] = flag  # the dataset's flag: 1 train, -1 test
+        meta["split"] = "train" if flag > 0 else "test"
     if "dimensions" in m:
         dims = np.asarray(m["dimensions"]).ravel()
         if dims.size >= 2:
