@@ -29,9 +29,11 @@ class Dist:
     def __init__(self):
         self.rank, self.world = 0, 1
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            import torch
             from accelerate import PartialState
 
-            state = PartialState()
+            # Without CUDA, processes started by `accelerate launch` / torchrun join over gloo.
+            state = PartialState(cpu=not torch.cuda.is_available())
             self.rank, self.world = state.process_index, state.num_processes
 
     @property
@@ -511,6 +513,7 @@ def evaluate(
             entry["status"] = "error"
             entry["error"] = f"{type(e).__name__}: {e}"
         entry["protocol"] = _protocol(ctx, spec)
+        entry["skipped_files"] = _skipped(ctx, spec)
         entry["seconds"] = time.perf_counter() - t0
         if ctx.dist.main:
             results.append(entry)
@@ -542,6 +545,15 @@ def evaluate(
         "seconds": time.perf_counter() - t_start,
         "tasks": results,
     }
+
+
+def _skipped(ctx: Context, spec: TaskSpec) -> list[str]:
+    """Files of the task's datasets that the loaders reported and skipped."""
+    out: list[str] = []
+    for key, sp in ctx._splits.items():
+        if key[0] in (spec.dataset, spec.source):
+            out.extend(x for x in sp.skipped if x not in out)
+    return out
 
 
 def _protocol(ctx: Context, spec: TaskSpec) -> str:

@@ -114,7 +114,19 @@ def print_table(doc: dict) -> None:
     Console(width=160).print(table)
 
 
+def _quiet_loader_warnings() -> None:
+    """Readers warn about every recoverable defect (untracked frames, ...); the report lists the
+    skipped files, so the console keeps to progress and the table."""
+    import warnings
+
+    from skelformats import SkelFormatWarning
+
+    warnings.filterwarnings("ignore", category=SkelFormatWarning)
+    warnings.filterwarnings("ignore", message="skipped ")
+
+
 def cmd_run(a) -> int:
+    _quiet_loader_warnings()
     from skelbench.api import Dist, evaluate
     from skelbench.report import write_run
 

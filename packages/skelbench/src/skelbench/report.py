@@ -284,10 +284,11 @@ def draw_examples(motions, examples, path: Path, frames: int = 3) -> None:
                 if v[a] and v[b]:
                     ax.plot([p[a, 0], p[b, 0]], [flip * p[a, 1], flip * p[b, 1]], "-", lw=1.5, color="tab:blue")
             ax.scatter(p[v, 0], flip * p[v, 1], s=5, color="tab:red")
-            ax.set_xlim(lo[0], hi[0])
+            pad = 0.05 * float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-6))
+            ax.set_xlim(lo[0] - pad, hi[0] + pad)
             ylo, yhi = sorted((flip * lo[1], flip * hi[1]))
-            ax.set_ylim(ylo, yhi)
-            ax.set_aspect("equal", adjustable="datalim")
+            ax.set_ylim(ylo - pad, yhi + pad)
+            ax.set_aspect("equal", adjustable="box")
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
