@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skelformats as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from skelformats.readers import msr
 
 REPO = Path(__file__).resolve().parents[3]
@@ -175,3 +177,23 @@ def test_screen_uvd_junk_values_marked_missing(screen_uvd):
         msr.load_dataset(screen_uvd, coordinates="real_world_xyz")
     mismatch = [str(w.message) for w in rec if "frames here but" in str(w.message)]
     assert len(mismatch) == 1 and "a13_s09_e03_skeleton3D.txt: 936 frames here but 255" in mismatch[0]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(t=st.integers(1, 6), junk=st.sets(st.tuples(st.integers(0, 5), st.integers(0, 19), st.integers(0, 3)),
+                                         max_size=6), seed=st.integers(0, 2**16))
+def test_exactly_the_junk_joints_are_missing(tmp_path, t, junk, seed):
+    f = _frames(t, seed)
+    hit = np.zeros((t, 20), bool)
+    for a, j, c in junk:
+        if a < t:
+            f[a, j, c] = 2147483647.0
+            hit[a, j] = True
+    if hit.all():
+        return
+    p = _write(tmp_path / "a05_s05_e05_skeleton.txt", f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = msr.read_msr_action3d(p)
+    np.testing.assert_array_equal(m.confidence_or_ones() == 0, hit)
+    np.testing.assert_allclose(m.data[~hit], f[..., :3][~hit], atol=1e-6)

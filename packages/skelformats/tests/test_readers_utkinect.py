@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skelformats as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from skelformats.readers import utkinect
 
 REPO = Path(__file__).resolve().parents[3]
@@ -138,3 +140,22 @@ def test_real_dataset_segments_and_frames():
     assert all(s.layout.name == "kinect_v1_20" and s.data.shape[1:] == (20, 3) for s in segs)
     assert {s.meta["label"] for s in segs} == set(range(1, 11))
     assert len({s.meta["subject"] for s in segs}) == 10
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.integers(0, 6), min_size=1, max_size=30), start=st.integers(0, 120),
+       length=st.integers(0, 60), first=st.integers(0, 50))
+def test_segment_is_the_rows_whose_id_is_in_range(tmp_path, steps, start, length, first):
+    ids = list(np.cumsum([first] + steps))
+    xyz = _write_joints(tmp_path / "joints_s05_e01.txt", ids)
+    (tmp_path / "actionLabel.txt").write_text(f"s05_e01\nthrow: {start} {start + length}\n")
+    rows = [i for i, f in enumerate(ids) if start <= f <= start + length]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        segs = utkinect.read_utkinect(tmp_path / "joints_s05_e01.txt")
+    if not rows:
+        assert segs == [] and "no frames with ids" in str(rec[0].message)
+        return
+    (seg,) = segs
+    np.testing.assert_allclose(seg.data, xyz[rows], atol=1e-6)
+    np.testing.assert_array_equal(seg.meta["frame_ids"], np.array(ids)[rows])
