@@ -2,9 +2,13 @@ import re
 
 import numpy as np
 import pytest
-
 import skelformats as sf
-from skelformats.errors import CorruptDataError, EmptySequenceError, TruncatedFileError, UnknownFormatError
+from skelformats.errors import (
+    CorruptDataError,
+    EmptySequenceError,
+    TruncatedFileError,
+    UnknownFormatError,
+)
 from skelformats.formats.asf_amc import parse_asf
 
 

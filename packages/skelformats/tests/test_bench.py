@@ -1,7 +1,6 @@
 import io
 
 from conftest import require
-
 from skelformats.bench import run
 
 

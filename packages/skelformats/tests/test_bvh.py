@@ -1,13 +1,11 @@
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+import skelformats as sf
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
-
-import skelformats as sf
 from skelformats.errors import CorruptDataError, EmptySequenceError, TruncatedFileError
 from skelformats.formats.bvh import read_bvh
 from skelformats.strategies import layouts, motions

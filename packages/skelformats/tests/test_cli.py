@@ -3,7 +3,6 @@ import sys
 
 import numpy as np
 import pytest
-
 import skelformats as sf
 from skelformats.cli import main
 

@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
+import skelformats as sf
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
-
-import skelformats as sf
 from skelformats.convert import DERIVATIONS, conversion_plan
 from skelformats.errors import ConversionError
 from skelformats.strategies import layouts, motions

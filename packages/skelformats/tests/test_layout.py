@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
+import skelformats as sf
 from hypothesis import given
 from hypothesis import strategies as st
-
-import skelformats as sf
 from skelformats.canonical import CANONICAL_JOINTS, PART_NAMES, mirror_name, part_of, side_of
 from skelformats.errors import LayoutError, UnknownJointError, UnknownLayoutError
 from skelformats.strategies import layouts

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 import skelformats as sf
 from skelformats.errors import EmptySequenceError, JointCountError, ShapeError, SkelFormatWarning
 

@@ -1,9 +1,8 @@
 import numpy as np
+import skelformats as sf
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
-
-import skelformats as sf
 from skelformats.normalize import body_size, facing_angle
 from skelformats.strategies import motions
 

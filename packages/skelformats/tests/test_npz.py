@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
-from hypothesis import given
-
 import skelformats as sf
+from hypothesis import given
 from skelformats.errors import CorruptDataError, MissingFileError, TruncatedFileError
 from skelformats.strategies import motions
 

@@ -4,9 +4,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
 import skelformats as sf
-from skelformats.errors import CorruptDataError, EmptySequenceError, JointCountError, TruncatedFileError
+from skelformats.errors import (
+    CorruptDataError,
+    EmptySequenceError,
+    JointCountError,
+    TruncatedFileError,
+)
 from skelformats.formats.nwucla import iter_dataset
 
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import skelformats as sf
 from skelformats import registry
 from skelformats.errors import CorruptDataError, UnknownFormatError

@@ -1,7 +1,6 @@
 import numpy as np
-from hypothesis import given
-
 import skelformats as sf
+from hypothesis import given
 from skelformats.strategies import layouts, motions
 
 

@@ -5,6 +5,7 @@ __version__ = "0.1.0"
 
 from . import canonical
 from .canonical import CANONICAL_JOINTS, PART_NAMES
+from .convert import ConversionPlan, conversion_matrix, conversion_plan, convert
 from .errors import (
     ConversionError,
     CorruptDataError,
@@ -22,7 +23,6 @@ from .errors import (
 )
 from .layout import Layout, part_tags
 from .motion import Motion
-from .convert import ConversionPlan, conversion_matrix, conversion_plan, convert
 from .normalize import normalize
 from .registry import (
     detect_format,

@@ -147,8 +147,8 @@ def run(data_dir: Path, to: str = "ntu25", repeat: int = 1, limit: int | None = 
     for name, files, ref in (("NW-UCLA json", nw, ref_nw), ("CMU bvh", bvh, lambda fs: [reference_bvh(f, rows_for) for f in fs])):
         if not files:
             continue
-        t_lib, (frames, outs) = _time(lambda: lib(files), repeat)
-        t_ref, ref_out = _time(lambda: ref(files), repeat)
+        t_lib, (frames, outs) = _time(lambda fs=files: lib(fs), repeat)
+        t_ref, ref_out = _time(lambda fs=files, r=ref: r(fs), repeat)
         err = max(float(np.abs(np.asarray(r, np.float64) - o).max()) for r, o in zip(ref_out, outs))
         results[name] = dict(files=len(files), frames=frames, lib_s=t_lib, ref_s=t_ref,
                              lib_fps=frames / t_lib, ref_fps=frames / t_ref, speedup=t_ref / t_lib, max_abs_diff=err)

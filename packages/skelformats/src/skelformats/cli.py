@@ -8,11 +8,11 @@ import warnings
 import numpy as np
 
 from . import __version__
+from .canonical import PART_NAMES
 from .convert import convert
 from .errors import SkelFormatError, SkelFormatWarning
 from .layout import part_tags
 from .registry import get_layout, list_layouts, list_readers, load, save
-from .canonical import PART_NAMES
 
 
 def _cmd_layouts(args) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -142,11 +141,11 @@ def _plan(src: Layout, dst: Layout) -> ConversionPlan:
     return ConversionPlan(src, dst, mat, available, tuple(how))
 
 
-def conversion_plan(src: Union[str, Layout], dst: Union[str, Layout]) -> ConversionPlan:
+def conversion_plan(src: str | Layout, dst: str | Layout) -> ConversionPlan:
     return _plan(get_layout(src), get_layout(dst))
 
 
-def conversion_matrix(src: Union[str, Layout], dst: Union[str, Layout]) -> sp.csr_matrix:
+def conversion_matrix(src: str | Layout, dst: str | Layout) -> sp.csr_matrix:
     """The sparse (J_dst, J_src) map of :func:`convert`; rows of missing targets are zero."""
     return conversion_plan(src, dst).matrix.copy()
 
@@ -170,7 +169,7 @@ def projection_matrix(src: Layout, dst: Layout, project) -> np.ndarray:
     return P
 
 
-def convert(motion: Motion, to: Union[str, Layout], *, project=None) -> Motion:
+def convert(motion: Motion, to: str | Layout, *, project=None) -> Motion:
     """``motion`` in layout ``to``.
 
     3D -> 2D needs ``project``: two axis letters (``"xy"``: orthographic view along z, vertical flipped

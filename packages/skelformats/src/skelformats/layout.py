@@ -1,8 +1,9 @@
 """Joint layouts: names, graph, dimensionality and the mapping to the canonical vocabulary."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -242,7 +243,7 @@ class Layout:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Layout":
+    def from_dict(cls, d: dict) -> Layout:
         d = dict(d)
         try:
             return cls(

@@ -127,7 +127,7 @@ class Motion:
         m = self.mask.reshape(-1, self.num_joints)
         return [self.layout.joints[j] for j in np.flatnonzero(~m.any(axis=0))]
 
-    def person(self, m: int) -> "Motion":
+    def person(self, m: int) -> Motion:
         if not self.multi:
             if m != 0:
                 raise IndexError(f"single-person motion has no person {m}")
@@ -135,7 +135,7 @@ class Motion:
         conf = None if self.confidence is None else self.confidence[m]
         return self.replace(data=self.data[m], confidence=conf)
 
-    def replace(self, **changes: Any) -> "Motion":
+    def replace(self, **changes: Any) -> Motion:
         changes.setdefault("meta", dict(self.meta))
         return dataclasses.replace(self, **changes)
 

@@ -1,7 +1,7 @@
 """Normalisation: centre on the pelvis/root, scale by body size, optionally face a fixed direction."""
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
@@ -115,7 +115,7 @@ def normalize(
     motion: Motion,
     *,
     center: Literal["first", "frame"] | None = "first",
-    scale: Union[Literal["torso"], float, None] = "torso",
+    scale: Literal["torso"] | float | None = "torso",
     face: bool = False,
 ) -> Motion:
     """Normalised copy of ``motion``.

@@ -11,10 +11,11 @@ import importlib
 import os
 import threading
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable, Iterable, Union
+from typing import Union
 
 from .errors import (
     CorruptDataError,
@@ -34,8 +35,8 @@ WriterFn = Callable[[Motion, Path], None]
 SNIFF_BYTES = 4096
 
 _LAYOUTS: dict[str, Layout] = {}
-_READERS: dict[str, "ReaderSpec"] = {}
-_WRITERS: dict[str, "WriterSpec"] = {}
+_READERS: dict[str, ReaderSpec] = {}
+_WRITERS: dict[str, WriterSpec] = {}
 _lock = threading.RLock()
 _builtin_layouts_loaded = False
 _builtin_readers_loaded = False
@@ -87,10 +88,10 @@ def _load_layout_entry_points():
             for lay in items:
                 register_layout(lay)
         except Exception as e:  # a broken plug-in must not break the built-ins
-            warnings.warn(f"skelformats.layouts entry point {ep.name!r} failed: {e!r}", SkelFormatWarning)
+            warnings.warn(f"skelformats.layouts entry point {ep.name!r} failed: {e!r}", SkelFormatWarning, stacklevel=2)
 
 
-def get_layout(name: Union[str, Layout]) -> Layout:
+def get_layout(name: str | Layout) -> Layout:
     """The registered layout called ``name`` (a Layout is returned as is)."""
     if isinstance(name, Layout):
         return name
@@ -177,7 +178,7 @@ def _load_reader_entry_points():
         try:
             ep.load()
         except Exception as e:
-            warnings.warn(f"skelformats.readers entry point {ep.name!r} failed: {e!r}", SkelFormatWarning)
+            warnings.warn(f"skelformats.readers entry point {ep.name!r} failed: {e!r}", SkelFormatWarning, stacklevel=2)
 
 
 def list_readers() -> dict[str, ReaderSpec]:
@@ -206,7 +207,7 @@ def _sniff(spec: ReaderSpec, path: Path, head: bytes) -> bool:
         return False
 
 
-def detect_format(path: Union[str, os.PathLike]) -> str:
+def detect_format(path: str | os.PathLike) -> str:
     """Name of the reader for ``path``: by extension, disambiguated (or replaced) by content."""
     path = Path(path)
     readers = list_readers()
@@ -238,7 +239,7 @@ def detect_format(path: Union[str, os.PathLike]) -> str:
     raise UnknownFormatError(path, "unknown skeleton format (neither the extension nor the content is recognised)")
 
 
-def load(path: Union[str, os.PathLike], format: str | None = None) -> Union[Motion, list[Motion]]:
+def load(path: str | os.PathLike, format: str | None = None) -> Motion | list[Motion]:
     """Read a skeleton file.  ``format`` names a reader; otherwise it is detected."""
     path = Path(path)
     if not path.exists():
@@ -267,7 +268,7 @@ def load(path: Union[str, os.PathLike], format: str | None = None) -> Union[Moti
     return result
 
 
-def save(motion: Motion, path: Union[str, os.PathLike], format: str | None = None, **options) -> Path:
+def save(motion: Motion, path: str | os.PathLike, format: str | None = None, **options) -> Path:
     """Write ``motion`` (``.npz``: lossless; ``.bvh``: BVH export).  Returns the path."""
     path = Path(path)
     writers = list_writers()

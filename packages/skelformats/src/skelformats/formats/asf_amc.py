@@ -8,7 +8,6 @@ returned in metres (ASF ``length`` unit: 1/that-value inches).
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +16,6 @@ import numpy as np
 from ..errors import (
     CorruptDataError,
     EmptySequenceError,
-    SkelFormatError,
-    SkelFormatWarning,
     TruncatedFileError,
     UnknownFormatError,
 )

@@ -11,9 +11,9 @@ import csv
 import json
 import re
 import warnings
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
