@@ -65,6 +65,11 @@ def test_pickled_objects_are_refused_and_truncation_reported(tmp_path):
     q.write_bytes(q.read_bytes()[:1000])
     with pytest.raises(sf.TruncatedFileError, match=r"cut\.npy"):
         sf.load(q)
+    h = tmp_path / "header.npy"
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 22, "
+    h.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header)
+    with pytest.raises(sf.CorruptDataError, match=r"header\.npy: not a \.npy array"):
+        humanml3d.read_humanml3d(h)
     r = tmp_path / "text.npy"
     r.write_text("not numpy")
     with pytest.raises(sf.SkelFormatError, match=r"text\.npy"):

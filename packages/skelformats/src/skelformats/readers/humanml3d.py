@@ -51,8 +51,8 @@ def read_humanml3d(path: Path) -> Motion:
         if "size" in msg or "reshape" in msg or "read" in msg:
             raise TruncatedFileError(path, f"the array data is incomplete: {msg}") from None
         raise CorruptDataError(path, f"not a .npy array: {msg}") from None
-    except (OSError, EOFError) as e:
-        raise CorruptDataError(path, f"not a .npy array: {e}") from None
+    except Exception as e:  # a damaged header fails inside numpy's header parser in many ways
+        raise CorruptDataError(path, f"not a .npy array: {type(e).__name__}: {e}") from None
     if isinstance(arr, np.lib.npyio.NpzFile) or isinstance(arr, zipfile.ZipFile):
         raise CorruptDataError(path, "is an .npz archive, expected one .npy array")
     if arr.dtype.kind not in "iuf":
