@@ -123,7 +123,15 @@ def load_recipe(path: str | os.PathLike) -> dict:
             _fail(path, f"stages[{i}]: {kind!r} comes after a later stage; the order is {KINDS}")
         order = KINDS.index(kind)
         seen.add(kind)
-        allowed = {"name", "kind", "skip", "trainable", "records", *_TRAIN_KEYS, *_STAGE_KEYS[kind]}
+        allowed = {
+            "name",
+            "kind",
+            "skip",
+            "trainable",
+            "save_model",
+            *_TRAIN_KEYS,
+            *_STAGE_KEYS[kind],
+        }
         bad = sorted(set(st) - allowed)
         if bad:
             _fail(path, f"stages[{i}] ({kind}): unknown key(s) {bad}; allowed: {sorted(allowed)}")
@@ -329,11 +337,14 @@ def run_recipe(
     output_dir: str | os.PathLike | None = None,
     progress: bool = True,
     stages: Sequence[str] | None = None,
+    callback=None,
 ) -> Path:
     """Train the stages of the recipe at ``config_path``; returns the final model directory.
 
     ``output_dir`` (or ``$SKELETONLLM_OUTPUT_DIR``) overrides the recipe's; ``stages`` restricts the run to
-    the named stages (the others count as skipped).
+    the named stages (the others count as skipped); ``callback(event, stage, model)`` is called with
+    ``("start", None, model)`` before the first stage and ``("stage", stage_dict, model)`` after each
+    trained stage (monitoring, tests).
     """
     from .config import SkeletonLLMConfig
     from .mining import PAIRS_FILE, save_pairs
@@ -364,6 +375,8 @@ def run_recipe(
     state: dict[str, Any] = {}
     summary = {"recipe": str(config_path), "stages": []}
     t_all = time.perf_counter()
+    if callback is not None:
+        callback("start", None, model)
     for i, st in enumerate(doc["stages"], 1):
         kind = st["kind"]
         stage_dir = out / "stages" / f"{i}-{st['name']}"
@@ -393,6 +406,7 @@ def run_recipe(
             resume=resume,
             progress=progress,
             stage_name=st["name"],
+            save_model=bool(st.get("save_model", False)),
             **kw,
         )
         info = {
@@ -408,6 +422,8 @@ def run_recipe(
         if not done_file.exists() or res.step > res.resumed_from:
             done_file.write_text(json.dumps(info, indent=1))
         summary["stages"].append(info)
+        if callback is not None:
+            callback("stage", st, model)
     final = out / "model"
     model.save_pretrained(final)
     if state.get("pairs") is not None:
