@@ -169,11 +169,23 @@ def projection_matrix(src: Layout, dst: Layout, project) -> np.ndarray:
     return P
 
 
+_METRES = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
+
+
+def unit_factor(src: Layout, dst: Layout) -> float:
+    """Scale from src to dst length units (1 when either is unknown or not a length unit)."""
+    if src.units in _METRES and dst.units in _METRES:
+        return _METRES[src.units] / _METRES[dst.units]
+    return 1.0
+
+
 def convert(motion: Motion, to: str | Layout, *, project=None) -> Motion:
     """``motion`` in layout ``to``.
 
-    3D -> 2D needs ``project``: two axis letters (``"xy"``: orthographic view along z, vertical flipped
-    for image-style y-down targets) or a (2, 3) matrix.  2D -> 3D raises :class:`ConversionError`.
+    Length units are converted when both layouts declare one (m, cm, mm, in).  3D -> 2D needs
+    ``project``: two axis letters (``"xy"``: orthographic view along z, vertical flipped for
+    image-style y-down targets) or a (2, 3) matrix.  2D -> 3D raises :class:`ConversionError`.
+    A target layout sharing no joint with the source raises :class:`ConversionError`.
     """
     dst = get_layout(to)
     src = motion.layout
@@ -190,7 +202,14 @@ def convert(motion: Motion, to: str | Layout, *, project=None) -> Motion:
     elif project is not None:
         raise ConversionError(path, "project= is only for 3D -> 2D conversion")
     plan = _plan(src, dst)
+    if not plan.available.any():
+        raise ConversionError(
+            path, f"no joint of {dst.name!r} can be obtained from {src.name!r} (no shared canonical joints)"
+        )
     data = np.matmul(plan.dense32, motion.data)
+    f = unit_factor(src, dst)
+    if f != 1.0:
+        data *= np.float32(f)
     if P is not None:
         data = data @ P.T.astype(np.float32)
     conf = _confidence(plan, motion.confidence, motion.data.shape[:-1])

@@ -114,7 +114,8 @@ MSR20 = _tree("msr20", [
 
 # OpenNI / NiTE 15-joint skeleton as stored by Florence 3D Actions (dataset README: head, neck, torso,
 # left shoulder, left elbow, left wrist, right shoulder, right elbow, right wrist, left hip, left knee,
-# left ankle, right hip, right knee, right ankle).  Units in the .mat are millimetres.
+# left ankle, right hip, right knee, right ankle).  Florence stores metres (checked on the data;
+# OpenNI itself reports millimetres).
 OPENNI15 = _tree("openni15", [
     ("head", "neck", "head"),
     ("neck", "torso", "neck"),
@@ -131,7 +132,7 @@ OPENNI15 = _tree("openni15", [
     ("right_hip", "torso", "right_hip"),
     ("right_knee", "right_hip", "right_knee"),
     ("right_ankle", "right_knee", "right_ankle"),
-], dims=3, units="mm", up_axis="y")
+], dims=3, units="m", up_axis="y")
 
 # Penn Action (Zhang, Zhu & Derpanis 2013) README: 1 head, 2 left_shoulder, 3 right_shoulder,
 # 4 left_elbow, 5 right_elbow, 6 left_wrist, 7 right_wrist, 8 left_hip, 9 right_hip, 10 left_knee,
