@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import find_peaks
-from skelformats import get_layout, list_layouts, synth
+from skelformats import Layout, get_layout, list_layouts, synth
 from skelformats.synth import canonical_layout
 from skelformats.synth.body import rot_y
 
@@ -283,10 +283,29 @@ def test_body_proportions_set_the_bone_lengths():
 
 def test_units_and_frames_follow_the_layout():
     m = synth.generate("bow", layout="ntu25", seed=8)
-    mm = synth.generate("bow", layout="openni15", seed=8)
+    base = get_layout("openni15")
+    in_mm = Layout(
+        name="openni15_mm",
+        joints=base.joints,
+        parents=base.parents,
+        canonical=base.canonical,
+        units="mm",
+        up_axis="y",
+    )
+    z_up = Layout(
+        name="openni15_zup",
+        joints=base.joints,
+        parents=base.parents,
+        canonical=base.canonical,
+        units="m",
+        up_axis="z",
+    )
     a = m.data[:, m.layout.canonical.index("left_knee")]
-    b = mm.data[:, mm.layout.canonical.index("left_knee")]
+    b = synth.generate("bow", layout=in_mm, seed=8).data[:, base.canonical.index("left_knee")]
     np.testing.assert_allclose(b, a * 1000.0, rtol=1e-5, atol=0.05)
+    c = synth.generate("bow", layout=z_up, seed=8).data[:, base.canonical.index("left_knee")]
+    np.testing.assert_allclose(c[:, 2], a[:, 1], atol=1e-5)  # height is now z
+    np.testing.assert_allclose(np.linalg.norm(c, axis=-1), np.linalg.norm(a, axis=-1), atol=1e-5)
     mp = synth.generate("bow", layout="mediapipe33", seed=8)
     seen = mp.data[:, mp.confidence[0] > 0]
     assert 0 < seen[..., :2].min() and seen[..., :2].max() < 1  # normalised image coordinates
@@ -346,6 +365,13 @@ def test_bad_parameters_are_rejected_clearly():
         synth.generate("wave", seed=-3)
     with pytest.raises(KeyError):
         synth.generate("wave", layout="no_such_layout")
+    with pytest.raises(ValueError, match="image_size"):
+        synth.generate("wave", layout="coco17", image_size=640)
+    with pytest.raises(ValueError, match="camera_space"):
+        synth.generate("wave", camera_space="yes")
+    anonymous = Layout(name="anonymous3", joints=("a", "b", "c"), parents=(-1, 0, 1))
+    with pytest.raises(ValueError, match="canonical"):
+        synth.generate("wave", layout=anonymous)
 
 
 def test_fixing_one_parameter_keeps_the_other_sampled_ones():
@@ -474,3 +500,19 @@ def test_heading_labels_match_the_image():
     depth = toward.data[:, toward.layout.index("pelvis"), 2]
     assert depth[-1] < depth[0] - 1.0
     assert synth.generate("wave", seed=2).meta["params"]["heading"] is None
+
+
+def test_turn_steps_without_sliding_the_supporting_foot():
+    m = canon("turn", seed=3, turn_angle=180.0, fps=60)
+    d = m.data.astype(np.float64)
+    for side in ("left", "right"):
+        heel = d[:, J[f"{side}_heel"]]
+        planted = (heel[1:, 1] < 5e-4) & (heel[:-1, 1] < 5e-4)
+        speed = np.linalg.norm(np.diff(heel[:, [0, 2]], axis=0), axis=-1) * 60
+        assert planted.sum() > 60
+        assert (
+            np.median(speed[planted]) < 1e-3
+        )  # m/s: the supporting foot pivots with the pelvis above it
+    # it is stepping: each foot leaves the floor
+    assert d[:, J["left_ankle"], 1].max() > d[0, J["left_ankle"], 1] + 0.05
+    assert d[:, J["right_ankle"], 1].max() > d[0, J["right_ankle"], 1] + 0.05

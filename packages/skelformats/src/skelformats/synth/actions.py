@@ -505,30 +505,54 @@ def _pick_up(p: dict, sk: Skeleton) -> Program:
 
 
 def _turn(p: dict, sk: Skeleton) -> Program:
+    """Turning on the spot in small steps.  The pelvis yaws while one foot is in the air; the planted foot
+    keeps its orientation on the floor (the hip rotates under the turning pelvis) and the lifted foot swings
+    round ahead of the body, so nothing on the floor slides."""
     side, k, a = p["side"], 1.0 / p["speed"], p["amplitude"]
     angle = p["turn_angle"]
-    steps = max(2, int(math.ceil(angle / 50.0)))
-    step = 0.5 * k
+    steps = max(2, int(math.ceil(angle / 35.0)))
+    step = 0.45 * k
+    yaw_end = angle if side == "left" else -angle
     s = Script(REST_POSE)
     _hold(s, k)
     t0 = s.t
-    yaw = angle if side == "left" else -angle
-    s.move(steps * step, yaw=yaw)
-    end = s.t
-    s.t = t0
-    for i in range(steps):
-        leg = side if i % 2 == 0 else _other(side)
-        r0 = s.t
+    legs = [side if i % 2 == 0 else _other(side) for i in range(steps)]
+    for i, leg in enumerate(legs):
+        ti = t0 + i * step
+        s.t = ti + 0.25 * step  # yaw and foot turn only while the foot is well off the floor
+        s.move(0.5 * step, yaw=yaw_end * (i + 1) / steps)
+        s.t = ti + 0.25 * step
+        s.move(0.5 * step, **{f"{leg}_foot_yaw": yaw_end * min(steps, i + 2) / steps})
+        s.t = ti
         s.move(step / 2, **_one(leg, hip_flex=25.0 * a, knee=45.0 * a))
         s.move(step / 2, **_one(leg, hip_flex=0.0, knee=0.0))
-        s.repetition(r0, r0 + step / 2, s.t)
-    s.t = end
+    t_end = s.t
     s.phase("turn", t0)
     _hold(s, k)
-    prog = _finish(s, anchor="pelvis", end_yaw=yaw, info={"steps": steps})
-    prog.repetitions = []  # the stepping is not what is repeated: a turn is one movement
-    prog.repetitions.append({"start": t0, "peak": (t0 + end) / 2, "end": end})
-    return prog
+
+    def dofs(t):
+        d = s.evaluate(t)
+        for leg in SIDES:
+            foot = d.pop(f"{leg}_foot_yaw", np.zeros_like(t))
+            d[f"{leg}_hip_rot"] = (1.0 if leg == "left" else -1.0) * (foot - d["yaw"])
+        return d
+
+    def stance(t):
+        # the supporting foot: the one not lifted, i.e. the other of the latest step begun
+        i = np.clip(np.floor((t - t0) / step).astype(int), 0, steps - 1)
+        swing = np.array([0 if legs[j] == "left" else 1 for j in range(steps)])[i]
+        return 1 - swing
+
+    return Program(
+        duration=s.t,
+        dofs=dofs,
+        anchor="stance",
+        stance=stance,
+        phases=s.phases,
+        repetitions=[{"start": t0, "peak": (t0 + t_end) / 2, "end": t_end}],
+        end_yaw=yaw_end,
+        info={"steps": steps},
+    )
 
 
 # -------------------------------------------------------------------------------------- locomotion

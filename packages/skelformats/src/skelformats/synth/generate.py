@@ -81,7 +81,7 @@ def _stream(seed: int, name: str) -> np.random.Generator:
 
 def _wrap(deg: float) -> float:
     """Angle in (-180, 180]."""
-    d = (float(deg) + 180.0) % 360.0 - 180.0
+    d = round((float(deg) + 180.0) % 360.0 - 180.0, 9)
     return 180.0 if d == -180.0 else d
 
 
@@ -170,10 +170,16 @@ def resolve_params(action: str, seed: int, given: dict) -> dict:
         if given.get("camera_distance") is None
         else _number("camera_distance", given["camera_distance"])
     )
-    p["camera_space"] = bool(given.get("camera_space", False))
+    p["camera_space"] = given.get("camera_space") or False
+    if not isinstance(p["camera_space"], bool):
+        raise ValueError(f"camera_space must be True or False, got {given['camera_space']!r}")
     size = given.get("image_size") or (1920, 1080)
-    if len(size) != 2 or any(int(s) != s or s < 16 for s in size):
-        raise ValueError(f"image_size must be (width, height) in pixels, got {size!r}")
+    try:
+        ok = len(size) == 2 and all(float(s) == int(s) and s >= 16 for s in size)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"image_size must be (width, height) in pixels (>= 16), got {size!r}")
     p["image_size"] = [int(size[0]), int(size[1])]
     p["focal_length"] = (
         None
@@ -389,6 +395,10 @@ def generate(
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
     lay = layout if isinstance(layout, Layout) else get_layout(layout)
+    if all(c is None for c in lay.canonical):
+        raise ValueError(
+            f"layout {lay.name!r} maps no joint to a canonical name; synth cannot fill it"
+        )
     spec = SPECS[action]
     p = resolve_params(action, seed, params)
     shape = BodyShape(**{k: p[k] for k in BODY_PARAMS})
