@@ -9,9 +9,8 @@ from __future__ import annotations
 import importlib
 
 _MODULES: tuple[str, ...] = (
+    # dataset readers
     "msr", "utkinect", "florence", "penn", "ntu", "openpose", "mediapipe", "humanml3d", "c3d",
-    # dataset readers, e.g. "msr", "utkinect", "florence", "penn", "ntu", "openpose",
-    # "mediapipe", "humanml3d", "c3d" -- add module names here as they land
 )
 
 for _name in _MODULES:

@@ -168,10 +168,3 @@ def load_all(paths: Iterable[Path], reader: Callable[[Path], Motion | list[Motio
         out.extend(r if isinstance(r, list) else [r])
     return out
 
-
-def missing_to_confidence(data: np.ndarray, bad: np.ndarray, conf: np.ndarray | None = None):
-    """Zero the coordinates of ``bad`` joints (bool ``data.shape[:-1]``) and give them confidence 0."""
-    data = np.where(bad[..., None], 0.0, data)
-    conf = np.ones(bad.shape, np.float32) if conf is None else np.asarray(conf, np.float32).copy()
-    conf[bad] = 0
-    return data, conf

@@ -49,7 +49,7 @@ class _Tokens:
         self.i += n
         return out
 
-    def int(self, where: str) -> int:
+    def integer(self, where: str) -> int:
         t = self.take(1, where)[0]
         try:
             return int(t)
@@ -64,7 +64,7 @@ def parse_ntu_skeleton(path: Path) -> tuple[list[str], list[list[tuple[str, np.n
     if not text.strip():
         raise EmptySequenceError(path, "the file is empty")
     cur = _Tokens(path, text)
-    n_frames = cur.int("the frame count")
+    n_frames = cur.integer("the frame count")
     if n_frames < 0:
         raise CorruptDataError(path, f"negative frame count {n_frames}")
     if n_frames == 0:
@@ -73,7 +73,7 @@ def parse_ntu_skeleton(path: Path) -> tuple[list[str], list[list[tuple[str, np.n
     order: dict[str, int] = {}
     for f in range(n_frames):
         where = f"frame {f + 1} of {n_frames}"
-        n_bodies = cur.int(f"the body count of {where}")
+        n_bodies = cur.integer(f"the body count of {where}")
         if n_bodies < 0:
             raise CorruptDataError(path, f"{where}: negative body count {n_bodies}")
         bodies = []
@@ -81,7 +81,7 @@ def parse_ntu_skeleton(path: Path) -> tuple[list[str], list[list[tuple[str, np.n
             bwhere = f"body {b + 1} of {where}"
             info = cur.take(BODY_FIELDS, f"the header of {bwhere}")
             body_id = info[0]
-            n_joints = cur.int(f"the joint count of {bwhere}")
+            n_joints = cur.integer(f"the joint count of {bwhere}")
             if n_joints != NUM_JOINTS:
                 raise JointCountError(path, f"{bwhere}: {n_joints} joints, expected {NUM_JOINTS}")
             raw = cur.take(n_joints * JOINT_FIELDS, f"the joints of {bwhere}")
