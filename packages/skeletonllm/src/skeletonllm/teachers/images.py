@@ -59,7 +59,7 @@ def render_frames(motion, frames: int = 4, size: tuple[int, int] = (128, 128)):
     T = m.num_frames
     idx = np.unique(np.linspace(0, T - 1, num=max(1, frames)).round().astype(int))
     joints = torch.as_tensor(np.asarray(m.data)[idx], dtype=torch.float32)
-    edges = torch.as_tensor(np.asarray(m.layout.edges), dtype=torch.long)
+    edges = torch.tensor(np.array(m.layout.edges), dtype=torch.long)
     with torch.no_grad():
         out = render(joints, edges, size=tuple(size))
     return out.clamp(0, 1)
