@@ -17,16 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from PIL import Image
-from skelformats import save, synth
-
 from skeletonllm import SkeletonLLM, SkeletonLLMConfig
 from skeletonllm.serve import make_server
 from skeletonllm.teachers import OpenAITeacher, get_teacher
+from skelformats import save, synth
 
 
 @pytest.fixture(scope="module")
 def model():
-    return SkeletonLLM(SkeletonLLMConfig(renderer={"frames": 4, "size": (28, 28)}, max_new_tokens=8))
+    return SkeletonLLM(
+        SkeletonLLMConfig(renderer={"frames": 4, "size": (28, 28)}, max_new_tokens=8)
+    )
 
 
 def start(model, **kw):
@@ -61,7 +62,9 @@ def chat(url, content, **extra):
 
 def post(url, body, *, path="/v1/chat/completions", content_type="application/json"):
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    req = urllib.request.Request(url + path, data=data, headers={"Content-Type": content_type}, method="POST")
+    req = urllib.request.Request(
+        url + path, data=data, headers={"Content-Type": content_type}, method="POST"
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, json.loads(r.read())
@@ -70,17 +73,34 @@ def post(url, body, *, path="/v1/chat/completions", content_type="application/js
 
 
 def test_joints_json_request(url, motion):
-    status, doc = post(url, chat(url, [{"type": "text", "text": "What action is the person performing?"},
-                                       skeleton_part(motion)], max_tokens=4))
+    status, doc = post(
+        url,
+        chat(
+            url,
+            [
+                {"type": "text", "text": "What action is the person performing?"},
+                skeleton_part(motion),
+            ],
+            max_tokens=4,
+        ),
+    )
     assert status == 200, doc
-    assert doc["object"] == "chat.completion" and doc["choices"][0]["message"]["role"] == "assistant"
+    assert (
+        doc["object"] == "chat.completion" and doc["choices"][0]["message"]["role"] == "assistant"
+    )
     assert isinstance(doc["choices"][0]["message"]["content"], str)
 
 
 def test_closed_set_candidates(url, motion):
     cands = ["wave", "clap", "kick"]
-    status, doc = post(url, chat(url, [{"type": "text", "text": "Which action?"}, skeleton_part(motion)],
-                                 candidates=cands))
+    status, doc = post(
+        url,
+        chat(
+            url,
+            [{"type": "text", "text": "Which action?"}, skeleton_part(motion)],
+            candidates=cands,
+        ),
+    )
     assert status == 200 and doc["choices"][0]["message"]["content"] in cands
 
 
@@ -89,8 +109,10 @@ def test_file_upload(url, tmp_path):
     save(synth.generate("kick", seed=1, num_frames=40), path)
     b64 = base64.b64encode(path.read_bytes()).decode()
     for data in (b64, "data:application/octet-stream;base64," + b64):
-        content = [{"type": "text", "text": "Name the action."},
-                   {"type": "file", "file": {"filename": "kick.npz", "file_data": data}}]
+        content = [
+            {"type": "text", "text": "Name the action."},
+            {"type": "file", "file": {"filename": "kick.npz", "file_data": data}},
+        ]
         status, doc = post(url, chat(url, content, max_tokens=2))
         assert status == 200, doc
 
@@ -124,15 +146,36 @@ def text_part(t="What action?"):
 def test_malformed_requests_get_4xx(url, motion, body, status, needle):
     sk = skeleton_part(motion)
     bodies = {
-        "NO_SKELETON": chat(url, [text_part(), {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}]),
+        "NO_SKELETON": chat(
+            url,
+            [
+                text_part(),
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}},
+            ],
+        ),
         "NO_QUESTION": chat(url, [sk]),
         "UNKNOWN_LAYOUT": chat(url, [text_part(), skeleton_part(motion, layout="no_such_layout")]),
         "WRONG_JOINTS": chat(url, [text_part(), skeleton_part(motion, layout="coco17")]),
         "RAGGED": chat(url, [text_part(), skeleton_part(motion, joints=[[[0, 0, 0]], [[0, 0]]])]),
-        "BAD_BASE64": chat(url, [text_part(), {"type": "file", "file": {"filename": "a.bvh", "file_data": "@@@"}}]),
-        "CORRUPT_FILE": chat(url, [text_part(), {"type": "file", "file": {
-            "filename": "walk.bvh", "file_data": base64.b64encode(b"HIERARCHY\nROOT broken {").decode()}}]),
-        "TOO_MANY_FRAMES": chat(url, [text_part(), skeleton_part(motion, joints=np.zeros((401, 25, 3)).tolist())]),
+        "BAD_BASE64": chat(
+            url, [text_part(), {"type": "file", "file": {"filename": "a.bvh", "file_data": "@@@"}}]
+        ),
+        "CORRUPT_FILE": chat(
+            url,
+            [
+                text_part(),
+                {
+                    "type": "file",
+                    "file": {
+                        "filename": "walk.bvh",
+                        "file_data": base64.b64encode(b"HIERARCHY\nROOT broken {").decode(),
+                    },
+                },
+            ],
+        ),
+        "TOO_MANY_FRAMES": chat(
+            url, [text_part(), skeleton_part(motion, joints=np.zeros((401, 25, 3)).tolist())]
+        ),
         "TWO_SKELETONS": chat(url, [text_part(), sk, sk]),
         "BAD_PART": chat(url, [text_part(), {"type": "audio"}]),
         "STREAM": chat(url, [text_part(), sk], stream=True),
@@ -195,8 +238,15 @@ def test_bounded_concurrency(model, motion):
 
 
 def test_openai_teacher_against_the_local_server(url, motion):
-    teacher = get_teacher("openai", base_url=url + "/v1", model="tiny", frames=2, size=(28, 28),
-                          attach_skeleton=True, max_tokens=6)
+    teacher = get_teacher(
+        "openai",
+        base_url=url + "/v1",
+        model="tiny",
+        frames=2,
+        size=(28, 28),
+        attach_skeleton=True,
+        max_tokens=6,
+    )
     assert isinstance(teacher, OpenAITeacher)
     msgs = teacher.messages(motion, "wave")
     images = [p for p in msgs[0]["content"] if p["type"] == "image_url"]
@@ -216,8 +266,12 @@ def test_openai_teacher_against_the_local_server(url, motion):
 def test_serve_cli_on_loopback(model, motion, tmp_path):
     ckpt = tmp_path / "ckpt"
     model.save_pretrained(ckpt)
-    proc = subprocess.Popen([sys.executable, "-m", "skeletonllm.cli", "serve", "--model", str(ckpt), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skeletonllm.cli", "serve", "--model", str(ckpt), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         line = ""
         deadline = time.time() + 120

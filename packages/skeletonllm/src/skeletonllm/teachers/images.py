@@ -53,7 +53,8 @@ def render_frames(motion, frames: int = 4, size: tuple[int, int] = (128, 128)):
 
     m = motion.person(0) if getattr(motion, "multi", False) else motion
     try:
-        m = normalize(m)
+        # Facing the camera at the start: the view a person would use to explain the movement.
+        m = normalize(m, face=m.layout.dims == 3)
     except Exception:  # noqa: BLE001 - normalisation needs a root; render the raw coordinates otherwise
         pass
     T = m.num_frames
