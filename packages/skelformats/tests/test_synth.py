@@ -516,3 +516,19 @@ def test_turn_steps_without_sliding_the_supporting_foot():
     # it is stepping: each foot leaves the floor
     assert d[:, J["left_ankle"], 1].max() > d[0, J["left_ankle"], 1] + 0.05
     assert d[:, J["right_ankle"], 1].max() > d[0, J["right_ankle"], 1] + 0.05
+
+
+def test_timing_variability():
+    def peak_gaps(**kw):
+        p = synth.generate("clap", seed=4, repetitions=5, **kw).meta["params"]
+        return np.diff([r["peak"] for r in p["repetition_times"]])
+
+    exact = peak_gaps(variability=0.0)
+    np.testing.assert_allclose(exact, exact[0], atol=2e-4)  # a metronome (times are kept to 0.1 ms)
+    varied = peak_gaps()
+    assert np.ptp(varied) > 0.01  # a person
+    assert synth.generate("clap", seed=4).meta["params"]["variability"] == 0.08
+    # ballistic flight keeps its physical duration whatever the variability
+    p = synth.generate("jump", seed=4, variability=0.3, jump_height=0.25).meta["params"]
+    for a in p["airborne"]:
+        assert np.isclose(a["end"] - a["start"], np.sqrt(8 * 0.25 / 9.81), atol=1e-6)

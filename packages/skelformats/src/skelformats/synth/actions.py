@@ -94,6 +94,12 @@ REST_TRUNK = dict(
 REST_ALL = {**REST_ARMS, **REST_LEGS, **REST_TRUNK}
 
 
+def _script(p: dict, start: dict[str, float] | None = None, variability: bool = True) -> Script:
+    """A script starting from rest (or ``start``) with the motion's timing variability."""
+    rng = np.random.default_rng([p["seed"], 0x5C417])
+    return Script({**REST_POSE, **(start or {})}, p["variability"] if variability else 0.0, rng)
+
+
 def _finish(s: Script, **kw) -> Program:
     return Program(duration=s.t, dofs=s.evaluate, phases=s.phases, repetitions=s.repetitions, **kw)
 
@@ -107,7 +113,7 @@ def _hold(s: Script, k: float, name: str = "standing", seconds: float = 0.35) ->
 # ---------------------------------------------------------------------------------------- arm actions
 def _wave(p: dict, sk: Skeleton) -> Program:
     side, k, a, n = p["side"], 1.0 / p["speed"], p["amplitude"], p["repetitions"]
-    s = Script(REST_POSE)
+    s = _script(p)
     _hold(s, k)
     t0 = s.t
     # the hand comes up in front, then the arm swings out: the hand's sideways position rises
@@ -149,7 +155,7 @@ def _clap(p: dict, sk: Skeleton) -> Program:
     base = _both(sh_flex=55.0, sh_abd=12.0, elbow=75.0)
     closed = _clap_rotation(sk, base)
     opened = closed + 40.0 * a
-    s = Script(REST_POSE)
+    s = _script(p)
     _hold(s, k)
     t0 = s.t
     s.move(0.5 * k, **base, **_both(sh_rot=opened))
@@ -175,7 +181,7 @@ def _punch(p: dict, sk: Skeleton) -> Program:
     side, k, a, n = p["side"], 1.0 / p["speed"], p["amplitude"], p["repetitions"]
     sgn = 1.0 if side == "left" else -1.0
     guard = _both(sh_flex=40.0, sh_abd=10.0, elbow=115.0, sh_rot=-15.0, knee=8.0, hip_flex=8.0)
-    s = Script(REST_POSE)
+    s = _script(p)
     _hold(s, k)
     t0 = s.t
     s.move(0.45 * k, **guard)
@@ -210,7 +216,7 @@ def _raise_arms(p: dict, sk: Skeleton) -> Program:
     up = {f"{sd}_{dof}": angle for sd in sides}
     up.update({f"{sd}_elbow": 5.0 for sd in sides})
     down = {kk: REST_ARMS[kk] for kk in up}
-    s = Script(REST_POSE)
+    s = _script(p)
     _hold(s, k)
     t0 = s.t
     for _ in range(n):
@@ -230,7 +236,7 @@ def _throw(p: dict, sk: Skeleton) -> Program:
     side, k, a, n = p["side"], 1.0 / p["speed"], p["amplitude"], p["repetitions"]
     sgn = 1.0 if side == "left" else -1.0
     other = _other(side)
-    s = Script(REST_POSE)
+    s = _script(p)
     _hold(s, k)
     t0 = s.t
     for _ in range(n):
@@ -270,7 +276,7 @@ def _throw(p: dict, sk: Skeleton) -> Program:
 def _squat(p: dict, sk: Skeleton) -> Program:
     k, a, n = 1.0 / p["speed"], p["amplitude"], p["repetitions"]
     hip, knee = min(115.0, 95.0 * a), min(135.0, 110.0 * a)
-    s = Script(REST_POSE)
+    s = _script(p)
     _hold(s, k)
     t0 = s.t
     for _ in range(n):
@@ -299,7 +305,7 @@ def _squat(p: dict, sk: Skeleton) -> Program:
 def _bow(p: dict, sk: Skeleton) -> Program:
     k, a, n = 1.0 / p["speed"], p["amplitude"], p["repetitions"]
     tilt = 35.0 * a
-    s = Script(REST_POSE)
+    s = _script(p)
     _hold(s, k)
     t0 = s.t
     for _ in range(n):
@@ -335,7 +341,7 @@ def _kick(p: dict, sk: Skeleton) -> Program:
     side, k, a, n = p["side"], 1.0 / p["speed"], p["amplitude"], p["repetitions"]
     support = _other(side)
     guard = _both(sh_flex=30.0, sh_abd=15.0, elbow=100.0)
-    s = Script(REST_POSE)
+    s = _script(p)
     _hold(s, k)
     t0 = s.t
     s.move(0.4 * k, **guard)
@@ -372,7 +378,7 @@ def _jump(p: dict, sk: Skeleton) -> Program:
     k, a, n = 1.0 / p["speed"], p["amplitude"], p["repetitions"]
     h, dist = p["jump_height"], p["jump_distance"]
     tf = math.sqrt(8.0 * h / GRAVITY)  # flight time of a ballistic rise h
-    s = Script(REST_POSE)
+    s = _script(p)
     _hold(s, k)
     flights, shifts = [], []
     t0 = s.t
@@ -392,9 +398,9 @@ def _jump(p: dict, sk: Skeleton) -> Program:
             **_both(hip_flex=5.0, knee=3.0, ankle=-35.0, sh_flex=150.0, elbow=10.0),
         )
         f0 = s.t
-        s.move(tf / 2, **_both(knee=25.0, hip_flex=20.0, ankle=-25.0))
+        s.move(tf / 2, exact=True, **_both(knee=25.0, hip_flex=20.0, ankle=-25.0))
         peak = s.t
-        s.move(tf / 2, **_both(knee=8.0, hip_flex=8.0, ankle=-20.0))
+        s.move(tf / 2, exact=True, **_both(knee=8.0, hip_flex=8.0, ankle=-20.0))
         flights.append((f0, s.t))
         if dist:
             shifts.append((f0, s.t, dist))
@@ -413,7 +419,7 @@ def _jump(p: dict, sk: Skeleton) -> Program:
 
 def _sit_down(p: dict, sk: Skeleton) -> Program:
     k, a = 1.0 / p["speed"], p["amplitude"]
-    s = Script(REST_POSE)
+    s = _script(p)
     _hold(s, k)
     t0 = s.t
     s.move(0.5 * k, tilt=25.0, **_both(hip_flex=45.0, knee=30.0, sh_flex=30.0 * a))
@@ -430,7 +436,7 @@ SEATED = {"tilt": 5.0, **_both(hip_flex=92.0, knee=88.0, sh_flex=25.0, elbow=50.
 
 def _stand_up(p: dict, sk: Skeleton) -> Program:
     k, a = 1.0 / p["speed"], p["amplitude"]
-    s = Script({**REST_POSE, **SEATED})
+    s = _script(p, SEATED)
     _hold(s, k, "sitting", 0.5)
     t0 = s.t
     # the trunk leans forward over still thighs (the pelvis stays on the seat), then the legs extend
@@ -479,7 +485,7 @@ def _pick_up(p: dict, sk: Skeleton) -> Program:
     other = _other(side)
     hand_height = 0.06 * sk.shape.height  # an object of a few centimetres on the floor
     depth = _reach_depth(sk, side, hand_height)
-    s = Script(REST_POSE)
+    s = _script(p)
     _hold(s, k)
     t0 = s.t
     s.move(1.0 * k, **{d: float(v) for d, v in _reach_pose(side, np.array(depth)).items()})
@@ -513,7 +519,7 @@ def _turn(p: dict, sk: Skeleton) -> Program:
     steps = max(2, int(math.ceil(angle / 35.0)))
     step = 0.45 * k
     yaw_end = angle if side == "left" else -angle
-    s = Script(REST_POSE)
+    s = _script(p, variability=False)
     _hold(s, k)
     t0 = s.t
     legs = [side if i % 2 == 0 else _other(side) for i in range(steps)]

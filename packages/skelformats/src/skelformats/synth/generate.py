@@ -42,6 +42,7 @@ COMMON_PARAMS = (
     "camera_space",
     "image_size",
     "focal_length",
+    "variability",
     "noise",
     "dropped_joints",
     "fps",
@@ -65,6 +66,7 @@ RANGES = {
     "fps": (1.0, 1000.0),
     "num_frames": (2, 100_000),
     "duration": (0.05, 3600.0),
+    "variability": (0.0, 0.3),
     "jump_height": (0.02, 1.0),
     "jump_distance": (0.0, 2.5),
     "turn_angle": (10.0, 360.0),
@@ -111,7 +113,7 @@ def resolve_params(action: str, seed: int, given: dict) -> dict:
         raise ValueError(
             f"unknown parameter(s) {unknown} for action {action!r}; accepted: {sorted(known)}"
         )
-    p: dict[str, Any] = {}
+    p: dict[str, Any] = {"seed": seed}
 
     def pick(name, sample, integer=False):
         if given.get(name) is not None:
@@ -188,6 +190,9 @@ def resolve_params(action: str, seed: int, given: dict) -> dict:
     )
     if p["focal_length"] is not None and p["focal_length"] <= 0:
         raise ValueError(f"focal_length must be positive, got {p['focal_length']!r}")
+    p["variability"] = (
+        0.08 if given.get("variability") is None else _number("variability", given["variability"])
+    )
     # corruption and sampling
     p["noise"] = _number("noise", given.get("noise") or 0.0)
     p["dropped_joints"] = given.get("dropped_joints")
@@ -548,6 +553,7 @@ def _ground_truth(
         "camera_space": p["camera_space"],
         "image_size": p["image_size"] if lay.dims == 2 or frame == "image" else None,
         "focal_length": p["focal_length"],
+        "variability": p["variability"],
         "noise": p["noise"],
         "dropped_joints": p["dropped_joints"],
         "drop_fraction": p["drop_fraction"],

@@ -42,8 +42,17 @@ class Script:
     advances the clock.  Phases and repetitions are recorded on the same clock.
     """
 
-    def __init__(self, rest: dict[str, float] | None = None):
+    def __init__(
+        self,
+        rest: dict[str, float] | None = None,
+        variability: float = 0.0,
+        rng: np.random.Generator | None = None,
+    ):
         self.t = 0.0
+        # people never repeat a movement with the same timing: each move and hold lasts a random
+        # factor 1 + variability * N(0, 1) (clipped to [0.6, 1.4]) of its nominal duration
+        self.variability = float(variability)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
         self.rest = dict(rest or {})
         self.keys: dict[str, list[tuple[float, float]]] = defaultdict(list)
         self.phases: list[dict] = []
@@ -54,7 +63,17 @@ class Script:
         keys = self.keys.get(dof)
         return keys[-1][1] if keys else self.rest.get(dof, 0.0)
 
-    def move(self, duration: float, **targets: float) -> Script:
+    def _jitter(self, duration: float) -> float:
+        if self.variability <= 0:
+            return duration
+        return duration * float(
+            np.clip(1.0 + self.variability * self.rng.standard_normal(), 0.6, 1.4)
+        )
+
+    def move(self, duration: float, exact: bool = False, **targets: float) -> Script:
+        """Blend ``targets`` in over ``duration`` seconds (``exact``: no timing variability, e.g. ballistic flight)."""
+        if not exact:
+            duration = self._jitter(duration)
         for dof, v in targets.items():
             keys = self.keys[dof]
             if not keys or keys[-1][0] < self.t:
@@ -64,7 +83,7 @@ class Script:
         return self
 
     def hold(self, duration: float) -> Script:
-        self.t += duration
+        self.t += self._jitter(duration)
         return self
 
     def phase(self, name: str, start: float, end: float | None = None) -> None:
