@@ -1,6 +1,7 @@
 """MSR Action3D text reader: generated files (format, bad input) and the real dataset."""
 from __future__ import annotations
 
+import io
 import os
 import re
 import tarfile
@@ -135,48 +136,81 @@ def test_real_world_xyz_counts_and_defects():
     e03 = motions[names.index("a13_s09_e03_skeleton3D.txt")]
     assert e03.num_frames == 936 and int((e03.confidence == 0).all(-1).sum()) == 740
     assert any("a13_s09_e03" in s and "740 of 936 frames are all zeros" in s for s in msgs)
-
-
-@pytest.fixture(scope="module")
-def screen_uvd(tmp_path_factory):
-    if not (MSR / "screen_uvd.tar.gz").is_file():
-        pytest.skip(f"MSR Action3D screen_uvd.tar.gz not found under {DATA}")
-    root = tmp_path_factory.mktemp("msr")
-    with tarfile.open(MSR / "screen_uvd.tar.gz") as tar:
-        kw = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python >= 3.10.12
-        tar.extractall(root, **kw)
-    (root / "real_world_xyz").symlink_to(MSR / "real_world_xyz")
-    return root
+    # ... and its two coordinate versions disagree in length (the other one is in screen_uvd.tar.gz)
+    mismatch = [s for s in msgs if "frames here but" in s]
+    assert len(mismatch) == 1
+    assert "a13_s09_e03_skeleton3D.txt: 936 frames here but 255 in the screen_uvd version" in mismatch[0]
 
 
 @needs_data
-def test_screen_uvd_junk_values_marked_missing(screen_uvd):
-    folder = screen_uvd / "screen_uvd"
-    frames, empty = _independent_truth(folder)
-    junk = {}
-    for p in folder.glob("*.txt"):
-        lines = [ln.split() for ln in p.read_text().splitlines() if ln.strip()]
-        n = sum(any(abs(float(v)) > 1e9 for v in ln) for ln in lines)
-        if n:
-            junk[p.name] = n
-    assert len(junk) == 20
+def test_screen_uvd_archive_junk_values_marked_missing(tmp_path):
+    archive = MSR / "screen_uvd.tar.gz"
+    # truth from the archive members, scanned as plain text
+    frames, empty, junk = {}, set(), {}
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            name = member.name.rsplit("/", 1)[-1]
+            lines = [ln.split() for ln in tar.extractfile(member).read().decode().splitlines() if ln.strip()]
+            frames[name] = len(lines) // 20
+            if all(float(v) == 0 for ln in lines for v in ln[:3]):
+                empty.add(name)
+            n = sum(any(abs(float(v)) > 1e9 for v in ln) for ln in lines)
+            if n:
+                junk[name] = n
+    assert len(frames) == 567 and empty == {"a13_s09_e02_skeleton.txt"} and len(junk) == 20
+    assert sf.detect_format(archive) == "msr_action3d_archive"
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        motions = msr.load_dataset(screen_uvd, coordinates="screen_uvd")
+        motions = msr.load_dataset(MSR, coordinates="screen_uvd")  # no folder: the shipped archive
     msgs = [str(w.message) for w in rec]
     assert len(motions) == len(frames) - len(empty) == 566
     assert sum(m.num_frames for m in motions) == sum(v for k, v in frames.items() if k not in empty)
-    by_name = {Path(m.meta["source"]).name: m for m in motions}
+    assert any("a13_s09_e02_skeleton.txt: skipped: every coordinate is zero" in s for s in msgs)
+    by_name = {m.meta["source"].rsplit("/", 1)[-1]: m for m in motions}
     for name, n in junk.items():
         m = by_name[name]
         assert any(name in s and f"{n} joint entries hold junk" in s for s in msgs)
         assert int((m.confidence == 0).sum()) >= n and np.abs(m.data).max() < 1e5
-    # the two coordinate versions of a13_s09_e03 disagree in length: reported
+        assert m.meta["coordinates"] == "screen_uvd" and "action" in m.meta
+    # the two coordinate versions of a13_s09_e03 disagree in length: reported, in both directions
+    mismatch = [s for s in msgs if "frames here but" in s]
+    assert len(mismatch) == 1 and "a13_s09_e03_skeleton.txt: 255 frames here but 936" in mismatch[0]
+
+
+def _tar(path, members: dict[str, str]):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _text(f):
+    return "".join(f"{x:.6f} {y:.6f} {z:.6f} {w:.6f}\n" for x, y, z, w in f.reshape(-1, 4))
+
+
+def test_archive_members_are_read_and_broken_ones_skipped(tmp_path):
+    good, bad = _frames(4, 1), _frames(3, 2)
+    bad[..., :3] = 0
+    p = _tar(tmp_path / "uvd.tar.gz", {"uvd/a02_s03_e01_skeleton.txt": _text(good),
+                                       "uvd/a02_s03_e02_skeleton.txt": _text(bad), "uvd/README": "x"})
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        msr.load_dataset(screen_uvd, coordinates="real_world_xyz")
-    mismatch = [str(w.message) for w in rec if "frames here but" in str(w.message)]
-    assert len(mismatch) == 1 and "a13_s09_e03_skeleton3D.txt: 936 frames here but 255" in mismatch[0]
+        ms = sf.load(p)
+    assert len(ms) == 1 and ms[0].meta["source"] == f"{p}::uvd/a02_s03_e01_skeleton.txt"
+    np.testing.assert_allclose(ms[0].data, good[..., :3], atol=1e-6)
+    assert [str(w.message) for w in rec] == [
+        f"{p}::uvd/a02_s03_e02_skeleton.txt: skipped: every coordinate is zero: no skeleton was tracked in any frame"]
+    with pytest.raises(sf.EmptySequenceError, match="no MSR Action3D skeleton files"):
+        msr.read_msr_archive(_tar(tmp_path / "other.tar.gz", {"x.txt": "1 2 3 4\n"}))
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(p.read_bytes()[:60])
+    with pytest.raises(sf.CorruptDataError, match=r"cut\.tar\.gz: not a readable tar archive"):
+        msr.read_msr_archive(cut)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -10,17 +10,22 @@ really absent: frames where nothing was tracked (all zeros) and junk values (``s
 entries near 2**31 = 2.1e9) -- these get confidence 0 and a warning.  A file without any tracked
 frame (``a13_s09_e02``) raises :class:`CorruptDataError`.
 
+The dataset ships ``screen_uvd`` as ``screen_uvd.tar.gz``: :func:`read_msr_archive` (format
+``msr_action3d_archive``) reads such an archive in memory, one Motion per member.
+
 Labels: ``labels.tsv`` (``action_id<TAB>name``, e.g. ``a01<TAB>high arm wave``) beside the files or
 one directory up.  Frame rate: 15 fps (the dataset paper).
 """
 from __future__ import annotations
 
 import re
+import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import CorruptDataError, TruncatedFileError
+from ..errors import CorruptDataError, EmptySequenceError, SkelFormatError, TruncatedFileError
 from ..motion import Motion
 from ..registry import register_reader
 from ._common import (
@@ -52,6 +57,46 @@ def _labels_for(path: Path) -> dict[str, str]:
     return _LABEL_CACHE[key]
 
 
+def _from_text(where: str, name: str, text: str, near: Path) -> Motion:
+    """Parse one file's text; ``where`` names it in errors, ``near`` is where labels.tsv is looked for."""
+    table = numeric_table(where, text, 4, what="joint line")
+    if table.shape[0] % NUM_JOINTS:
+        raise TruncatedFileError(
+            where, f"{table.shape[0]} joint lines is not a whole number of {NUM_JOINTS}-joint frames "
+            f"({table.shape[0] % NUM_JOINTS} lines of an incomplete last frame)"
+        )
+    frames = table.reshape(-1, NUM_JOINTS, 4)
+    xyz, w = frames[..., :3], frames[..., 3]
+    junk = ~np.isfinite(frames).all(-1) | (np.abs(frames) > JUNK_ABOVE).any(-1)
+    untracked_frames = ~xyz.any(-1).any(-1)
+    if untracked_frames.all():
+        raise CorruptDataError(where, "every coordinate is zero: no skeleton was tracked in any frame")
+    if junk.all():
+        raise CorruptDataError(where, "every joint holds junk values")
+    if junk.any():
+        warn(where, f"{int(junk.sum())} joint entries hold junk values (|v| > {JUNK_ABOVE:g}, e.g. "
+             f"{np.abs(frames[junk]).max():.6g}); marked missing", stacklevel=4)
+    if untracked_frames.any():
+        warn(where, f"{int(untracked_frames.sum())} of {len(frames)} frames are all zeros (not tracked); "
+             "marked missing", stacklevel=4)
+    bad = junk | untracked_frames[:, None]
+    conf = (~bad).astype(np.float32)
+    xyz = np.where(bad[..., None], 0.0, xyz)
+    w = np.where(junk | ~np.isfinite(w), 0.0, w)
+
+    meta: dict = {"source": where, "dataset": "MSRAction3D",
+                  "coordinates": "screen_uvd" if name.lower().endswith("_skeleton.txt") else "real_world_xyz",
+                  "joint_confidence": w.astype(np.float32)}
+    fields = name_fields(name, _NAME)
+    if fields:
+        meta.update(fields)
+        label = _labels_for(near).get(f"a{fields['label']:02d}")
+        if label is not None:
+            meta["action"] = label
+    return Motion(data=xyz.astype(np.float32), layout="msr20", fps=FPS,
+                  confidence=None if conf.all() else conf, meta=meta)
+
+
 def read_msr_action3d(path: Path) -> Motion:
     """One MSR Action3D file -> Motion (T, 20, 3), layout ``msr20``.
 
@@ -59,63 +104,79 @@ def read_msr_action3d(path: Path) -> Motion:
     (action id 1-20), action (its name, from labels.tsv when found), joint_confidence (T, 20) float32.
     """
     path = Path(path)
-    table = numeric_table(path, read_text(path), 4, what="joint line")
-    if table.shape[0] % NUM_JOINTS:
-        raise TruncatedFileError(
-            path, f"{table.shape[0]} joint lines is not a whole number of {NUM_JOINTS}-joint frames "
-            f"({table.shape[0] % NUM_JOINTS} lines of an incomplete last frame)"
-        )
-    frames = table.reshape(-1, NUM_JOINTS, 4)
-    xyz, w = frames[..., :3], frames[..., 3]
-    junk = ~np.isfinite(frames).all(-1) | (np.abs(frames) > JUNK_ABOVE).any(-1)
-    untracked = ~xyz.any(-1)
-    untracked_frames = untracked.all(-1)
-    if untracked_frames.all():
-        raise CorruptDataError(path, "every coordinate is zero: no skeleton was tracked in any frame")
-    if junk.all():
-        raise CorruptDataError(path, "every joint holds junk values")
-    if junk.any():
-        warn(path, f"{int(junk.sum())} joint entries hold junk values (|v| > {JUNK_ABOVE:g}, e.g. "
-             f"{np.abs(frames[junk]).max():.6g}); marked missing")
-    if untracked_frames.any():
-        warn(path, f"{int(untracked_frames.sum())} of {len(frames)} frames are all zeros (not tracked); "
-             "marked missing")
-    bad = junk | untracked_frames[:, None]
-    conf = (~bad).astype(np.float32)
-    xyz = np.where(bad[..., None], 0.0, xyz)
-    w = np.where(junk | ~np.isfinite(w), 0.0, w)
+    return _from_text(str(path), path.name, read_text(path), path)
 
-    meta: dict = {"source": str(path), "dataset": "MSRAction3D",
-                  "coordinates": "screen_uvd" if path.name.lower().endswith("_skeleton.txt") else "real_world_xyz",
-                  "joint_confidence": w.astype(np.float32)}
-    fields = name_fields(path.stem, _NAME)
-    if fields:
-        meta.update(fields)
-        name = _labels_for(path).get(f"a{fields['label']:02d}")
-        if name is not None:
-            meta["action"] = name
-    return Motion(data=xyz.astype(np.float32), layout="msr20", fps=FPS,
-                  confidence=None if conf.all() else conf, meta=meta)
+
+def _archive_members(path: Path) -> list[tuple[str, str]]:
+    """(member name, text) of the MSR files in a tar archive, sorted by name."""
+    out = []
+    try:
+        with tarfile.open(path) as tar:
+            for member in tar:
+                base = member.name.rsplit("/", 1)[-1]
+                if not member.isfile() or not base.lower().endswith(".txt") or not _NAME.search(base):
+                    continue
+                raw = tar.extractfile(member).read()
+                try:
+                    out.append((member.name, raw.decode("utf-8")))
+                except UnicodeDecodeError:
+                    out.append((member.name, ""))  # reported by the parser as having no data
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        raise CorruptDataError(path, f"not a readable tar archive: {type(e).__name__}: {e}") from None
+    if not out:
+        raise EmptySequenceError(path, "no MSR Action3D skeleton files (aAA_sSS_eEE_skeleton*.txt) in the archive")
+    return sorted(out)
+
+
+def read_msr_archive(path: Path) -> list[Motion]:
+    """The dataset's ``screen_uvd.tar.gz`` (or any tar of MSR files) -> one Motion per member, read
+    in memory.  A broken member is reported (warning) and skipped.  ``meta["source"]`` is
+    ``<archive>::<member>``."""
+    path = Path(path)
+    out = []
+    for name, text in _archive_members(path):
+        where = f"{path}::{name}"
+        try:
+            out.append(_from_text(where, name.rsplit("/", 1)[-1], text, path))
+        except SkelFormatError as e:
+            warn(where, f"skipped: {e.problem}")
+    return out
+
+
+def _frame_counts(root: Path, coordinates: str) -> dict[str, int]:
+    """{aAA_sSS_eEE: frames} of one coordinate version, from its folder or its .tar.gz; {} if absent."""
+    folder, archive = root / coordinates, root / f"{coordinates}.tar.gz"
+    if folder.is_dir():
+        items = [(p.name, p.read_text()) for p in folder.glob("*.txt")]
+    elif archive.is_file():
+        try:
+            items = _archive_members(archive)
+        except SkelFormatError:
+            return {}
+    else:
+        return {}
+    return {name.rsplit("/", 1)[-1].split("_skeleton")[0]: sum(1 for ln in text.splitlines() if ln.strip()) // NUM_JOINTS
+            for name, text in items}
 
 
 def load_dataset(root, coordinates: str = "real_world_xyz") -> list[Motion]:
-    """Every sequence under ``root/<coordinates>/`` (sorted by name); broken files are reported
-    (SkelFormatWarning) and skipped.  When both coordinate versions are present, sequences whose two
-    versions differ in length are reported too."""
+    """Every sequence of one coordinate version (``root/<coordinates>/`` or, when that folder is
+    absent, ``root/<coordinates>.tar.gz`` as shipped), sorted by name; broken files are reported
+    (SkelFormatWarning) and skipped.  Sequences whose two coordinate versions differ in length are
+    reported too (when the other version is present)."""
     root = Path(root)
     folder = root / coordinates
-    files = sorted(folder.glob("*.txt"))
-    out = load_all(files, read_msr_action3d)
-    other = root / ("screen_uvd" if coordinates == "real_world_xyz" else "real_world_xyz")
-    if other.is_dir():
-        suffix = "_skeleton.txt" if coordinates == "real_world_xyz" else "_skeleton3D.txt"
-        for m in out:
-            stem = Path(m.meta["source"]).name.split("_skeleton")[0]
-            twin = other / (stem + suffix)
-            if twin.is_file():
-                n = sum(1 for ln in twin.read_text().splitlines() if ln.strip()) // NUM_JOINTS
-                if n != m.num_frames:
-                    warn(m.meta["source"], f"{m.num_frames} frames here but {n} in {twin}", stacklevel=2)
+    if not folder.is_dir() and (root / f"{coordinates}.tar.gz").is_file():
+        out = read_msr_archive(root / f"{coordinates}.tar.gz")
+    else:
+        out = load_all(sorted(folder.glob("*.txt")), read_msr_action3d)
+    other = "screen_uvd" if coordinates == "real_world_xyz" else "real_world_xyz"
+    twins = _frame_counts(root, other)
+    for m in out:
+        stem = m.meta["source"].rsplit("/", 1)[-1].split("_skeleton")[0]
+        n = twins.get(stem)
+        if n is not None and n != m.num_frames:
+            warn(m.meta["source"], f"{m.num_frames} frames here but {n} in the {other} version", stacklevel=2)
     return out
 
 
@@ -135,4 +196,22 @@ def _read(path: Path) -> Motion:
     return read_msr_action3d(path)
 
 
-__all__ = ["read_msr_action3d", "load_dataset", "NUM_JOINTS", "FPS"]
+def _sniff_archive(path: Path, head: bytes) -> bool:
+    if not (head.startswith(b"\x1f\x8b") or head[257:262] == b"ustar"):
+        return False
+    try:
+        with tarfile.open(path) as tar:
+            for member in tar:
+                if member.isfile():
+                    return bool(_NAME.search(member.name.rsplit("/", 1)[-1]))
+    except Exception:  # sniffing never raises
+        return False
+    return False
+
+
+@register_reader("msr_action3d_archive", extensions=(".tar.gz", ".tgz", ".tar"), sniff=_sniff_archive)
+def _read_archive(path: Path) -> list[Motion]:
+    return read_msr_archive(path)
+
+
+__all__ = ["read_msr_action3d", "read_msr_archive", "load_dataset", "NUM_JOINTS", "FPS"]
