@@ -102,6 +102,9 @@ def main(argv=None) -> int:
     except SkelFormatError as e:
         print(f"skelformats: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

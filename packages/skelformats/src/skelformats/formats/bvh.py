@@ -257,20 +257,44 @@ def forward_kinematics(bvh: BvhFile) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bvh_layout(bvh: BvhFile, *, end_sites: bool = False) -> tuple[Layout, np.ndarray]:
-    """Layout of the hierarchy (name from a hash of joint names and parents) and the kept joint indices."""
+    """Layout of the hierarchy and the indices of its joints among the file's joints.
+
+    A hierarchy equal to a registered layout's (same names and parent relations) gives that layout;
+    otherwise a new one named after a hash of the joint names and parents, canonical names guessed
+    from common rig naming."""
     keep = [i for i, j in enumerate(bvh.joints) if end_sites or not j.end_site]
     remap = {old: new for new, old in enumerate(keep)}
     names = tuple(bvh.joints[i].name for i in keep)
     parents = tuple(-1 if bvh.joints[i].parent < 0 else remap[bvh.joints[i].parent] for i in keep)
+    known = _registered_match(names, parents)
+    if known is not None:
+        # the hierarchy of a registered layout (e.g. exported from ntu25): return its joints in its order
+        return known, np.asarray([keep[names.index(n)] for n in known.joints], dtype=np.int64)
+    canonical = guess_canonical(names)
     digest = hashlib.sha1(repr((names, parents)).encode()).hexdigest()[:8]
     try:
         layout = Layout(
             name=f"bvh{len(names)}_{digest}", joints=names, parents=parents,
-            canonical=guess_canonical(names), dims=3, up_axis="y",
+            canonical=canonical, dims=3, up_axis="y",
         )
     except SkelFormatError as e:
         raise CorruptDataError(None, f"invalid BVH hierarchy: {e.problem}") from None
     return layout, np.asarray(keep, dtype=np.int64)
+
+
+def _registered_match(names, parents) -> Layout | None:
+    """A registered 3D tree layout with the same joint names and parent relations (any order)."""
+    from ..registry import get_layout, list_layouts
+
+    wanted = {n: (None if p < 0 else names[p]) for n, p in zip(names, parents)}
+    for lname in list_layouts():
+        lay = get_layout(lname)
+        if lay.parents is None or lay.dims != 3 or lay.num_joints != len(names):
+            continue
+        have = {n: (None if p < 0 else lay.joints[p]) for n, p in zip(lay.joints, lay.parents)}
+        if have == wanted:
+            return lay
+    return None
 
 
 def read_bvh(path, *, end_sites: bool = False) -> Motion:
@@ -420,10 +444,14 @@ def write_bvh(motion: Motion, path, *, precision: int = 6, channels: str = "rota
     parents = lay.parents
     if parents.count(-1) != 1:
         raise ShapeError(path, f"BVH export needs a single root; {lay.name!r} has {parents.count(-1)}")
-    if motion.confidence is not None and (motion.confidence <= 0).any():
-        warnings.warn(f"{path}: BVH has no confidence; missing joints are exported at their stored positions",
-                      SkelFormatWarning, stacklevel=2)
     data = motion.data.astype(np.float64)
+    if motion.confidence is not None and (motion.confidence <= 0).any():
+        warnings.warn(f"{path}: BVH has no confidence; missing joints are exported at their parent's position",
+                      SkelFormatWarning, stacklevel=2)
+        missing = motion.confidence <= 0
+        for j in _topological(parents):  # parents first, so chains of missing joints collapse onto a seen one
+            if parents[j] >= 0:
+                data[missing[:, j], j] = data[missing[:, j], parents[j]]
     if channels == "rotations":
         off, L = positions_to_bvh(data, parents)
         euler = _euler_zxy(L)  # (T, J, 3)
