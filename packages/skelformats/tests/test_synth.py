@@ -531,4 +531,4 @@ def test_timing_variability():
     # ballistic flight keeps its physical duration whatever the variability
     p = synth.generate("jump", seed=4, variability=0.3, jump_height=0.25).meta["params"]
     for a in p["airborne"]:
-        assert np.isclose(a["end"] - a["start"], np.sqrt(8 * 0.25 / 9.81), atol=1e-6)
+        assert np.isclose(a["end"] - a["start"], np.sqrt(8 * 0.25 / 9.81), atol=2e-4)
