@@ -7,7 +7,7 @@ import json
 import pytest
 from skeletonllm.cli import main as cli_main
 from skeletonllm.distill import Sample, distill, read_done, read_rationales, synthetic_samples
-from skeletonllm.teachers import KinematicTeacher, get_teacher, list_teachers, register_teacher
+from skeletonllm.teachers import KinematicTeacher, get_teacher
 from skelformats import save, synth
 
 ACTIONS = ["wave", "clap", "kick", "squat", "jump"]
@@ -123,21 +123,3 @@ def test_cli_manifest_of_skeleton_files(tmp_path, capsys):
 def test_unknown_teacher_is_a_clear_error(tmp_path, capsys):
     assert cli_main(["distill", "--out", str(tmp_path / "x.jsonl"), "--teacher", "nope"]) == 2
     assert "unknown teacher 'nope'" in capsys.readouterr().err
-
-
-def test_teacher_registry():
-    assert {"kinematic", "openai", "hf"} <= set(list_teachers())
-
-    @register_teacher("constant-test")
-    class Constant(KinematicTeacher):
-        name = "constant-test"
-
-        def rationale(self, motion, label):
-            return f"Answer: {label}"
-
-    assert get_teacher("constant-test").rationales([None, None], ["a", "b"]) == [
-        "Answer: a",
-        "Answer: b",
-    ]
-    with pytest.raises(ValueError, match="2 motions but 1 labels"):
-        get_teacher("constant-test").rationales([None, None], ["a"])

@@ -689,15 +689,22 @@ def observations(facts: dict) -> list[str]:
     c = facts["contacts"].get("hands")
     if c and c["count"] and c["episodes"][0][0] > 0:
         out.append(f"The hands come together {_times(c['count'])}, first at {c['first_s']:.1f} s.")
-    for key, h in facts["heights"].items():
-        if h["trend"] != "stays level" and (key == "pelvis" or key in moving[:3]):
-            if h["trend"] in ("rises", "drops"):
-                detail = f"height change {h['change']:+.2f} torso lengths"
-            elif h["trend"].startswith("rises"):
-                detail = f"up to {h['max'] - h['start']:+.2f} torso lengths above its start"
-            else:
-                detail = f"down to {h['min'] - h['start']:+.2f} torso lengths below its start"
-            out.append(f"The {part_label(key)} {h['trend']} ({detail}).")
+    ps, pe = facts["posture"]["start"].get("body"), facts["posture"]["end"].get("body")
+    if ps and pe and ps != pe:
+        out.append(f"The person starts {ps} and ends {pe}.")
+
+    def height_text(key: str, h: dict) -> str:
+        if h["trend"] in ("rises", "drops"):
+            detail = f"height change {h['change']:+.2f} torso lengths"
+        elif h["trend"].startswith("rises"):
+            detail = f"up to {h['max'] - h['start']:+.2f} torso lengths above its start"
+        else:
+            detail = f"down to {h['min'] - h['start']:+.2f} torso lengths below its start"
+        return f"The {part_label(key)} {h['trend']} ({detail})."
+
+    pel = facts["heights"].get("pelvis")
+    if pel and pel["trend"] != "stays level":
+        out.append(height_text("pelvis", pel))
     loc = facts["locomotion"]
     if loc["direction"]:
         d = (
@@ -710,17 +717,15 @@ def observations(facts: dict) -> list[str]:
         out.append(
             f"The body turns to the {loc['turn_direction']} by about {abs(loc['turn_deg']):.0f} degrees."
         )
+    for key, h in facts["heights"].items():
+        if key != "pelvis" and h["trend"] != "stays level" and key in moving[:3]:
+            out.append(height_text(key, h))
     for side in ("left", "right"):
         c = facts["contacts"].get(f"{side}_hand_head")
         if c and c["count"]:
             out.append(f"The {side} hand comes near the head {_times(c['count'])}.")
-    ps, pe = facts["posture"]["start"].get("body"), facts["posture"]["end"].get("body")
-    if ps and pe:
-        out.append(
-            f"The person starts {ps} and ends {pe}."
-            if ps != pe
-            else f"The person is {ps} at the start and at the end."
-        )
+    if ps and pe and ps == pe:
+        out.append(f"The person is {ps} at the start and at the end.")
     still = [part_label(p) for p in parts if not parts[p]["moving"]]
     if still:
         out.append(
