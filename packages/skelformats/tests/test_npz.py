@@ -69,3 +69,28 @@ def test_foreign_npz(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(MissingFileError, match="nothing.npz"):
         sf.load(tmp_path / "nothing.npz")
+
+
+def test_wrong_joint_count_in_npz(tmp_path):
+    import json
+
+    m = sf.Motion(np.zeros((2, 25, 3)), "ntu25")
+    sf.save(m, tmp_path / "ok.npz")
+    with np.load(tmp_path / "ok.npz", allow_pickle=False) as z:
+        header = str(z["header"][()])
+    np.savez(tmp_path / "wrong.npz", data=np.zeros((2, 24, 3), np.float32), header=np.array(header))
+    with pytest.raises(sf.JointCountError, match="wrong.npz.*24 joints"):
+        sf.load(tmp_path / "wrong.npz")
+    h = json.loads(header)
+    h["layout"]["parents"][0] = 5  # a cycle through the root
+    np.savez(tmp_path / "cyc.npz", data=np.zeros((2, 25, 3), np.float32), header=np.array(json.dumps(h)))
+    with pytest.raises(CorruptDataError, match="cyc.npz.*invalid layout"):
+        sf.load(tmp_path / "cyc.npz")
+    np.savez(tmp_path / "empty.npz", data=np.zeros((0, 25, 3), np.float32), header=np.array(header))
+    with pytest.raises(sf.EmptySequenceError, match="empty.npz"):
+        sf.load(tmp_path / "empty.npz")
+
+
+def test_lazy_submodules():
+    assert sf.strategies.motions is motions
+    assert hasattr(sf.synth, "generate")

@@ -37,6 +37,19 @@ from .registry import (
     save,
 )
 
+_LAZY_SUBMODULES = ("synth", "strategies", "readers", "formats", "bench", "cli")
+
+
+def __getattr__(name):
+    # submodules on first use: ``sf.synth.generate(...)`` works after a bare ``import skelformats``,
+    # and hypothesis (needed by ``strategies``) stays optional
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "__version__", "canonical", "CANONICAL_JOINTS", "PART_NAMES",
     "Layout", "Motion", "part_tags", "convert", "conversion_matrix", "conversion_plan", "ConversionPlan",
