@@ -532,3 +532,22 @@ def test_timing_variability():
     p = synth.generate("jump", seed=4, variability=0.3, jump_height=0.25).meta["params"]
     for a in p["airborne"]:
         assert np.isclose(a["end"] - a["start"], np.sqrt(8 * 0.25 / 9.81), atol=2e-4)
+
+
+def test_action_info_matches_what_generate_accepts():
+    for action in synth.ACTIONS:
+        info = synth.action_info(action)
+        assert info["description"]
+        for side in info["sides"]:
+            assert synth.generate(action, seed=1, side=side).meta["params"]["side"] == side
+        p = synth.generate(action, seed=1).meta["params"]
+        if info["repetitions"] is None:
+            assert p["repetitions"] == 1
+        else:
+            lo, hi = info["repetitions"]
+            assert lo <= p["repetitions"] <= hi
+        assert set(info["extra"]) <= set(p) and set(info["extra"]) <= set(
+            synth.action_params(action)
+        )
+    with pytest.raises(ValueError, match="unknown action"):
+        synth.action_info("fly")

@@ -26,6 +26,8 @@ view_yaw, view_pitch, camera_distance, focal_length, image_size
                     (width, height) pixels; focal_length defaults to the one that frames the performance.
 camera_space        3D layouts: coordinates in the camera frame (Kinect convention: x left, y up, z forward)
                     instead of the world frame.
+variability         per-movement timing variability (std of the duration factor; default 0.08, 0 = exact
+                    nominal timing; ballistic flight is never varied).
 noise               Gaussian std in metres, added to the 3D joints (before projection).
 dropped_joints      a fraction of the layout's joints, or a list of joint names (own or canonical): those get
                     confidence 0 and coordinates 0 in every frame.
@@ -51,7 +53,7 @@ travel_direction (degrees, or None when the body does not travel), facing / head
 travel relative to the camera: "towards the camera", "away from the camera", "to the left", "to the right";
 heading None without travel), the action-specific parameters, the six body parameters, view_yaw,
 view_pitch, camera_distance, camera_position [x, y, z], camera_space, image_size (image frames only),
-focal_length (None for world/camera 3D), noise, dropped_joints (names), drop_fraction, missing_joints
+focal_length (None for world/camera 3D), variability, noise, dropped_joints (names), drop_fraction, missing_joints
 (names), start_posture / end_posture ("standing" | "sitting"),
 phases [{name, start, end, start_frame, end_frame}] (e.g. standing, raise_arm, wave, lower_arm; walking;
 sitting_down, sitting; lean_forward, rise), repetition_times [{index, start, peak, end, *_frame}] (peak:
@@ -81,9 +83,25 @@ from .generate import (
 
 def action_params(action: str) -> tuple[str, ...]:
     """Names of the parameters ``generate(action, ...)`` accepts."""
+    return COMMON_PARAMS + tuple(_spec(action).extra)
+
+
+def action_info(action: str) -> dict:
+    """What an action is: ``description``, allowed ``sides`` (empty: none), ``repetitions`` sampling range
+    (None: done once) and its ``extra`` parameter names."""
+    spec = _spec(action)
+    return {
+        "description": spec.description,
+        "sides": list(spec.sides),
+        "repetitions": None if spec.repetitions is None else list(spec.repetitions),
+        "extra": list(spec.extra),
+    }
+
+
+def _spec(action: str):
     if action not in SPECS:
         raise ValueError(f"unknown action {action!r}; known: {list(ACTIONS)}")
-    return COMMON_PARAMS + tuple(SPECS[action].extra)
+    return SPECS[action]
 
 
 __all__ = [
@@ -91,6 +109,7 @@ __all__ = [
     "generate",
     "generate_dataset",
     "action_params",
+    "action_info",
     "resolve_params",
     "canonical_layout",
     "BodyShape",

@@ -57,7 +57,6 @@ class Script:
         self.keys: dict[str, list[tuple[float, float]]] = defaultdict(list)
         self.phases: list[dict] = []
         self.repetitions: list[dict] = []
-        self.events: list[dict] = []
 
     def value(self, dof: str) -> float:
         keys = self.keys.get(dof)
