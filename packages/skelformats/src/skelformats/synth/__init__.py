@@ -61,6 +61,7 @@ the hand furthest out, the punch extended, the squat lowest, the jump apex, the 
 mid-swing, ...; walk/run entries also carry "foot"), contacts [{parts, time, time_frame}] (clap: the
 hands meet), airborne [{start, end, *_frame}] (jump flights, run flight phases), pelvis_height {start,
 end, min, max} (m), feet_max_clearance (m), displacement [dx, dy, dz] and distance (m, pelvis, world),
+travel_speed (m/s over the walking/running/jumping phase; None without travel),
 time_offset (s of rest padding before the action), plus per-action extras (flight_time, cadence,
 step_time, steps, raise_angle, bow_angle, squat_knee_angle, hand_contact_rotation, reach_hand_height).
 Times are seconds from the first frame.

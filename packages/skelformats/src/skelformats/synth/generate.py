@@ -226,9 +226,8 @@ def _timeline(spec, p: dict, sk: Skeleton, speed_given: bool) -> tuple[Program, 
         T = max(2, int(round(dur * fps)))
     span = (T - 1) / fps
     if not speed_given:
-        for _ in range(
-            8
-        ):  # durations scale with 1/speed except ballistic flight; converge by iteration
+        # durations scale with 1/speed except ballistic flight: converge by iteration
+        for _ in range(8):
             if abs(prog.duration - span) < 1e-4:
                 break
             p["speed"] = float(np.clip(p["speed"] * prog.duration / span, *RANGES["speed"]))
@@ -478,9 +477,8 @@ def _express(canon: np.ndarray, lay: Layout, cam: ViewCamera, p: dict, shape: Bo
     if np.any(c[..., 2] < 0.1):
         raise ValueError("the body passes behind the camera; increase camera_distance")
     uv = project(c, f, size)
-    if (
-        lay.dims == 3
-    ):  # image-plane x, y with depth at the same scale (MediaPipe landmarks) or pixels
+    if lay.dims == 3:
+        # image-plane x, y with depth at the same scale (MediaPipe landmarks) or pixels
         hips = c[
             :, [CANONICAL_JOINTS.index("left_hip"), CANONICAL_JOINTS.index("right_hip")], 2
         ].mean(1)
@@ -577,12 +575,20 @@ def _ground_truth(
             round(float(disp[2]), 4),
         ],
         "distance": round(float(np.linalg.norm(disp[[0, 2]])), 4),
+        "travel_speed": _travel_speed(prog, disp) if travels else None,
         "time_offset": round(float(offset), 4),
     }
     gt.update(
         {k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in prog.info.items()}
     )
     return gt
+
+
+def _travel_speed(prog: Program, disp: np.ndarray) -> float:
+    """Mean horizontal speed (m/s) over the moving phases (walking, running or the jumps)."""
+    moving = [ph for ph in prog.phases if ph["name"] in ("walking", "running", "jump")]
+    span = sum(ph["end"] - ph["start"] for ph in moving)
+    return round(float(np.linalg.norm(disp[[0, 2]]) / span), 4) if span > 0 else 0.0
 
 
 def generate_dataset(
