@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-
 from skeletonllm import InstructionRecord, RawSkeleton, SkeletonLLM, SkeletonLLMConfig
 
 CHAIN5 = [[0, 1], [1, 2], [2, 3], [3, 4]]

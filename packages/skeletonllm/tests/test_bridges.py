@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from skeletonllm import backbones
 from skeletonllm.bridges import get_bridge, list_bridges, tile_frames
 

@@ -5,7 +5,6 @@ import sys
 import textwrap
 
 import pytest
-
 from skeletonllm import __version__
 from skeletonllm.cli import build_parser, main
 

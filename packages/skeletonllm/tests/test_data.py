@@ -8,7 +8,6 @@ import torch
 from helpers import CHAIN5, tiny_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from skeletonllm import InstructionRecord, RawSkeleton, synthetic_records
 from skeletonllm.data import caption_from_params
 from skeletonllm.inputs import group, prepare
@@ -67,7 +66,7 @@ def test_grouping_pads_each_layout(lengths, joints, dims):
     samples = []
     for t, j in zip(lengths, joints):
         edges = [[k, k + 1] for k in range(j - 1)]
-        samples.append(prepare(RawSkeleton(np.random.rand(t, j, dims), edges)))
+        samples.append(prepare(RawSkeleton(np.random.default_rng(t).random((t, j, dims)), edges)))
     groups = group(samples)
     covered = sorted(i for g in groups for i in g.index.tolist())
     assert covered == list(range(len(samples)))

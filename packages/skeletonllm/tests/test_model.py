@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from helpers import CHAIN5, raw_records, tiny_model
-
 from skeletonllm import GROUPS, InstructionRecord, RawSkeleton, SkeletonLLM
 from skeletonllm.checkpoint import CheckpointError
 from skeletonllm.inputs import prepare

@@ -12,7 +12,6 @@ import torch
 from helpers import raw_records, tiny_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from skeletonllm import GROUPS, synthetic_records
 from skeletonllm.training import batch_indices, latest_checkpoint, train_stage
 

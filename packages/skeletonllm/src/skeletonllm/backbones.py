@@ -196,26 +196,28 @@ def _tiny_idefics3(*, frames, size, views, corpus) -> Backbone:
     return Backbone(model, tok, ip.to_dict(), ip)
 
 
+def _read_source_file(source: str | os.PathLike, name: str) -> str | None:
+    """Text of ``name`` in a local directory or a hub repo (None when it does not exist)."""
+    local = Path(source)
+    if local.is_dir():
+        return (local / name).read_text() if (local / name).is_file() else None
+    from transformers.utils import cached_file
+
+    resolved = cached_file(str(source), name, _raise_exceptions_for_missing_entries=False)
+    return Path(resolved).read_text() if resolved else None
+
+
 def read_processor_config(source: str | os.PathLike) -> dict:
     """Merged processor settings of a local directory or hub id (video settings override image ones)."""
     merged: dict = {}
     for name in reversed(PROCESSOR_FILES):
-        path = Path(source) / name
-        if not path.is_dir() and Path(source).is_dir():
-            if not path.exists():
-                continue
-            text = path.read_text()
-        else:
-            from transformers.utils import cached_file
-
-            resolved = cached_file(str(source), name, _raise_exceptions_for_missing_entries=False)
-            if resolved is None:
-                continue
-            text = Path(resolved).read_text()
+        text = _read_source_file(source, name)
+        if text is None:
+            continue
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+            raise ValueError(f"{source}/{name}: not valid JSON ({exc})") from exc
         # processor_config.json nests the image processor settings
         data = data.get("image_processor", data) if name == "processor_config.json" else data
         merged.update(data)
@@ -223,9 +225,19 @@ def read_processor_config(source: str | os.PathLike) -> dict:
 
 
 def load_pretrained_backbone(source: str, *, dtype=None, **kwargs) -> Backbone:
-    """A hub id or local directory through AutoConfig / AutoTokenizer / AutoModelForImageTextToText."""
+    """A hub id or local directory through AutoTokenizer / AutoModelForImageTextToText.
+
+    The chat template comes from the tokenizer, else from the processor's ``chat_template.jinja`` /
+    ``chat_template.json`` (where recent VLM repos keep it).
+    """
     from transformers import AutoModelForImageTextToText, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(source)
+    if not getattr(tok, "chat_template", None):
+        jinja = _read_source_file(source, "chat_template.jinja")
+        js = _read_source_file(source, "chat_template.json")
+        tok.chat_template = jinja or (json.loads(js)["chat_template"] if js else None)
+    if not getattr(tok, "chat_template", None):
+        raise ValueError(f"{source}: no chat template in the tokenizer or processor files")
     model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype, **kwargs)
     return Backbone(model, tok, read_processor_config(source))

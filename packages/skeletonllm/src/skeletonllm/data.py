@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from .inputs import RawSkeleton, prepare
 from .tokenizer import TASK_WORDS
 

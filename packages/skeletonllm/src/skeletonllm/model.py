@@ -20,7 +20,7 @@ from . import backbones
 from .bridges import get_bridge
 from .checkpoint import CheckpointError, atomic_dir, load_tensors, save_tensors
 from .config import GROUPS, SkeletonLLMConfig
-from .data import Collator, InstructionRecord
+from .data import Collator
 from .inputs import Sample, group, prepare
 
 IGNORE = -100

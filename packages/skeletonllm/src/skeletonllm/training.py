@@ -112,7 +112,7 @@ def _rng_state() -> tuple[dict, dict]:
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"cuda{i}"] = s
     py = random.getstate()
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002 - the global state is what user code draws from
     meta = {
         "python": [py[0], list(py[1]), py[2]],
         "numpy": [
@@ -133,7 +133,7 @@ def _set_rng_state(tensors: dict, meta: dict) -> None:
     py = meta["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     npst = meta["numpy"]
-    np.random.set_state(
+    np.random.set_state(  # noqa: NPY002
         (npst[0], np.asarray(npst[1], dtype=np.uint32), int(npst[2]), int(npst[3]), float(npst[4]))
     )
 
@@ -219,7 +219,6 @@ def train_stage(
     """
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
-
     from tqdm.auto import tqdm
 
     if steps < 1 or batch_size < 1 or grad_accum < 1:
@@ -294,7 +293,7 @@ def train_stage(
     else:
         torch.manual_seed(seed + acc.process_index)
         random.seed(seed)
-        np.random.seed(seed)
+        np.random.seed(seed)  # noqa: NPY002
 
     wrapped, opt, sched = acc.prepare(model, opt, sched)
     world, rank = acc.num_processes, acc.process_index

@@ -43,10 +43,8 @@ class Idefics3Bridge(Bridge):
         )
 
     def pixel_inputs(self, frames):
-        if self.proc.get("do_image_splitting", False):
-            raise ValueError(
-                "Idefics3 bridge needs do_image_splitting=False in the processor config"
-            )
+        # The grid is one global image: what the processor produces with do_image_splitting=False
+        # (sub-image crops would multiply the visual tokens for a few dozen pixels of skeleton).
         grid = tile_frames(frames)
         mode = self.proc.get("resample", 1)
         if self.proc.get("do_resize", True):
