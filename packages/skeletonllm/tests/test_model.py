@@ -179,3 +179,26 @@ def test_corrupt_checkpoint_names_the_problem(model, tmp_path, case):
 def test_missing_checkpoint_dir(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         SkeletonLLM.from_pretrained(tmp_path / "nope")
+
+
+def test_hub_style_backbone_directory_goes_through_auto_classes(tmp_path):
+    """A local HF directory (what a hub id resolves to) loads via AutoTokenizer/AutoModelForImageTextToText;
+    the LoRA checkpoint then stores only the adapter and finds its base through config.backbone."""
+    from skeletonllm import SkeletonLLMConfig, backbones
+
+    bb = backbones.build_tiny("tiny-qwen2vl", frames=8, size=(56, 56))
+    hub = tmp_path / "hub-model"
+    bb.model.save_pretrained(hub)
+    bb.tokenizer.save_pretrained(hub)
+    bb.image_processor.save_pretrained(hub)
+    m = SkeletonLLM(SkeletonLLMConfig(backbone=str(hub)))
+    assert m.visual_tokens == 16
+    ref = SkeletonLLM(SkeletonLLMConfig())  # same seeded tiny weights built in memory
+    batch = m.collator()(raw_records(2))
+    with torch.no_grad():
+        torch.testing.assert_close(m(batch), ref(batch))
+    m.save_pretrained(tmp_path / "ck")
+    assert not (tmp_path / "ck" / "backbone").exists()  # hub bases are not copied
+    loaded = SkeletonLLM.from_pretrained(tmp_path / "ck")
+    with torch.no_grad():
+        assert torch.equal(m(batch), loaded(batch))
