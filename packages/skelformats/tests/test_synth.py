@@ -20,6 +20,7 @@ FEET = [
     for s in ("left", "right")
     for n in ("ankle", "heel", "foot", "big_toe", "small_toe")
 ]
+ALL_ACTIONS = synth.ACTIONS + synth.EXTRA_ACTIONS
 REQUIRED = {
     "walk",
     "run",
@@ -82,7 +83,7 @@ def test_every_action_in_every_layout(layout):
     lay = get_layout(layout)
     if not any(c is not None for c in lay.canonical):
         pytest.skip(f"{layout} has no canonical names")
-    for action in synth.ACTIONS:
+    for action in ALL_ACTIONS:
         m = synth.generate(action, layout=layout, seed=3)
         T = m.meta["params"]["num_frames"]
         assert m.data.shape == (T, lay.num_joints, lay.dims)
@@ -125,7 +126,7 @@ def test_2d_is_the_perspective_projection_of_the_camera_space_3d():
         np.testing.assert_allclose(m2.data[:, m2.layout.canonical.index(name)], uv, atol=0.05)
 
 
-@pytest.mark.parametrize("action", sorted(REQUIRED))
+@pytest.mark.parametrize("action", ALL_ACTIONS)
 def test_bones_are_rigid_and_feet_stay_on_or_above_the_floor(action):
     m = canon(action, seed=11)
     L = bone_lengths(m)
@@ -535,7 +536,8 @@ def test_timing_variability():
 
 
 def test_action_info_matches_what_generate_accepts():
-    for action in synth.ACTIONS:
+    assert not set(synth.ACTIONS) & set(synth.EXTRA_ACTIONS)
+    for action in ALL_ACTIONS:
         info = synth.action_info(action)
         assert info["description"]
         for side in info["sides"]:
@@ -551,3 +553,37 @@ def test_action_info_matches_what_generate_accepts():
         )
     with pytest.raises(ValueError, match="unknown action"):
         synth.action_info("fly")
+
+
+@pytest.mark.parametrize("action, target", [("drink", "nose"), ("answer_phone", "ear")])
+def test_hand_to_head_actions_touch_the_head_with_the_given_hand(action, target):
+    for side in ("left", "right"):
+        other = "left" if side == "right" else "right"
+        m = canon(action, seed=5, side=side, repetitions=1)
+        goal = J["nose"] if target == "nose" else J[f"{side}_{target}"]
+        gap = np.linalg.norm(m.data[:, J[f"{side}_hand"]] - m.data[:, goal], axis=-1)
+        (c,) = m.meta["params"]["contacts"]
+        assert c["parts"] == [f"{side}_hand", "head"]
+        assert gap[c["time_frame"]] < 0.1 and gap[0] > 0.5
+        far = np.linalg.norm(m.data[:, J[f"{other}_hand"]] - m.data[:, J["head"]], axis=-1)
+        assert far.min() > 0.4
+
+
+def test_carry_walks_with_both_hands_held_in_front():
+    m = canon("carry", seed=2, direction=0.0, repetitions=6)
+    d = body_frame(m)
+    assert m.meta["params"]["distance"] > 6 * 0.3 and m.meta["params"]["heading"] is not None
+    rel = d[:, [J["left_hand"], J["right_hand"]]] - d[:, [J["pelvis"]]]
+    assert (rel[..., 2] > 0.2).all()  # in front of the body the whole time
+    gap = np.linalg.norm(d[:, J["left_hand"]] - d[:, J["right_hand"]], axis=-1)
+    assert np.ptp(gap) < 0.02  # holding one thing
+
+
+@pytest.mark.parametrize("push", [True, False])
+def test_push_and_pull_move_the_hands_away_or_in(push):
+    m = canon("push" if push else "pull", seed=3, repetitions=2)
+    d = body_frame(m)
+    reach = (d[:, J["left_wrist"], 2] + d[:, J["right_wrist"], 2]) / 2 - d[:, J["chest"], 2]
+    for r in m.meta["params"]["repetition_times"]:
+        before, at = reach[r["start_frame"]], reach[r["peak_frame"]]
+        assert (at - before > 0.25) if push else (before - at > 0.25)

@@ -8,10 +8,14 @@ registered layout with :func:`skelformats.convert.convert` (2D layouts through a
 Everything not given is sampled from ``seed`` (one independent stream per parameter, so fixing one leaves
 the others unchanged); the full ground truth is in ``motion.meta["params"]``.
 
+``ACTIONS`` are the core actions (the synthetic suite's classes); ``EXTRA_ACTIONS`` (carry, drink,
+answer_phone, push, pull) are accepted by ``generate`` too but stay out of the default suite.
+
 Parameters (all optional)
 -------------------------
-side                "left"/"right" (wave, punch, throw, pick_up: the hand; kick: the kicking leg; walk, run:
-                    the foot that steps first; turn: turning towards the body's left/right);
+side                "left"/"right" (wave, punch, throw, pick_up, drink, answer_phone: the hand; kick: the
+                    kicking leg; walk, run, carry: the foot that steps first; turn: turning towards the
+                    body's left/right);
                     raise_arms also takes "both".  Actions without a side reject it.
 repetitions         int >= 1: waves, claps, squats, kicks, punches, bows, raises, throws, jumps; walk/run:
                     steps.  sit_down, stand_up, turn and pick_up are done once.
@@ -59,7 +63,7 @@ phases [{name, start, end, start_frame, end_frame}] (e.g. standing, raise_arm, w
 sitting_down, sitting; lean_forward, rise), repetition_times [{index, start, peak, end, *_frame}] (peak:
 the hand furthest out, the punch extended, the squat lowest, the jump apex, the throw's release, a step's
 mid-swing, ...; walk/run entries also carry "foot"), contacts [{parts, time, time_frame}] (clap: the
-hands meet), airborne [{start, end, *_frame}] (jump flights, run flight phases), pelvis_height {start,
+hands meet; drink, answer_phone: the hand reaches the head), airborne [{start, end, *_frame}] (jump flights, run flight phases), pelvis_height {start,
 end, min, max} (m), feet_max_clearance (m), displacement [dx, dy, dz] and distance (m, pelvis, world),
 travel_speed (m/s over the walking/running/jumping phase; None without travel),
 time_offset (s of rest padding before the action), plus per-action extras (flight_time, cadence,
@@ -69,12 +73,13 @@ Times are seconds from the first frame.
 
 from __future__ import annotations
 
-from .actions import SPECS
 from .body import BodyShape, Skeleton
 from .camera import ViewCamera
 from .generate import (
     ACTIONS,
     COMMON_PARAMS,
+    EXTRA_ACTIONS,
+    SPECS,
     canonical_layout,
     generate,
     generate_dataset,
@@ -101,12 +106,13 @@ def action_info(action: str) -> dict:
 
 def _spec(action: str):
     if action not in SPECS:
-        raise ValueError(f"unknown action {action!r}; known: {list(ACTIONS)}")
+        raise ValueError(f"unknown action {action!r}; known: {list(SPECS)}")
     return SPECS[action]
 
 
 __all__ = [
     "ACTIONS",
+    "EXTRA_ACTIONS",
     "generate",
     "generate_dataset",
     "action_params",

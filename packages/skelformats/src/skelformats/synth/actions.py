@@ -8,6 +8,8 @@ contacts, postures).  Times are seconds; every duration of a voluntary movement 
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +66,23 @@ class ActionSpec:
     active_parts: Callable[[dict], list[str]] = lambda p: []
     limb: Callable[[dict], str | None] = lambda p: None
     description: str = ""
+
+
+def _per_body(solver):
+    """Memoise a pose solver per body shape and arguments: programs are rebuilt while a clip's speed
+    is fitted, and datasets reuse bodies."""
+    cache: dict = {}
+
+    @functools.wraps(solver)
+    def wrapper(sk: Skeleton, *args):
+        key = (sk.shape, repr(args))
+        if key not in cache:
+            if len(cache) >= 1024:
+                cache.clear()
+            cache[key] = solver(sk, *args)
+        return copy.copy(cache[key])
+
+    return wrapper
 
 
 def _other(side: str) -> str:
@@ -139,6 +158,7 @@ def _wave(p: dict, sk: Skeleton) -> Program:
     return _finish(s)
 
 
+@_per_body
 def _clap_rotation(sk: Skeleton, base: dict[str, float]) -> float:
     """Outward shoulder rotation (degrees) at which the palms meet in front of the chest."""
     cand = np.linspace(-90.0, 30.0, 241)
@@ -464,6 +484,7 @@ def _reach_pose(side: str, depth: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+@_per_body
 def _reach_depth(sk: Skeleton, side: str, hand_height: float) -> float:
     """The depth of :func:`_reach_pose` at which the hand centre is ``hand_height`` above the floor."""
     depth = np.linspace(0.5, 1.8, 131)
@@ -562,9 +583,13 @@ def _turn(p: dict, sk: Skeleton) -> Program:
 
 
 # -------------------------------------------------------------------------------------- locomotion
-def _gait(p: dict, sk: Skeleton, *, run: bool) -> Program:
+CARRY_ARMS = _both(sh_flex=35.0, sh_abd=8.0, sh_hor=-12.0, elbow=95.0, sh_rot=-10.0)
+
+
+def _gait(p: dict, sk: Skeleton, *, run: bool, carry: bool = False) -> Program:
     """Walking or running: periodic joint angles with an amplitude envelope; the supporting foot
-    does not slide, so step length follows from the leg angles and the body proportions."""
+    does not slide, so step length follows from the leg angles and the body proportions.  ``carry``:
+    both hands hold something in front of the body instead of swinging."""
     k, a, n, lead = 1.0 / p["speed"], p["amplitude"], p["repetitions"], p["side"]
     other = _other(lead)
     step = (0.34 if run else 0.55) * k
@@ -614,9 +639,13 @@ def _gait(p: dict, sk: Skeleton, *, run: bool) -> Program:
             out[f"{leg}_hip_flex"] = e * a * hip
             out[f"{leg}_knee"] = e * a * knee
             out[f"{leg}_ankle"] = e * a * ankle
-            out[f"{leg}_sh_flex"] = e * a * sh
-            out[f"{leg}_sh_abd"] = np.full(t.shape, 6.0)
-            out[f"{leg}_elbow"] = 10.0 + e * elbow
+            if carry:
+                for dof in ("sh_flex", "sh_abd", "sh_hor", "elbow", "sh_rot"):
+                    out[f"{leg}_{dof}"] = np.full(t.shape, CARRY_ARMS[f"{leg}_{dof}"])
+            else:
+                out[f"{leg}_sh_flex"] = e * a * sh
+                out[f"{leg}_sh_abd"] = np.full(t.shape, 6.0)
+                out[f"{leg}_elbow"] = 10.0 + e * elbow
         ph_lead = leg_phase(t, lead)
         lean = 10.0 if run else 3.0
         out["lumbar_flex"] = e * lean
@@ -684,6 +713,122 @@ def _walk(p, sk):
 
 def _run(p, sk):
     return _gait(p, sk, run=True)
+
+
+def _carry(p, sk):
+    return _gait(p, sk, run=False, carry=True)
+
+
+# ------------------------------------------------------------------------- hand-to-head and pushing
+@_per_body
+def _reach_head(
+    sk: Skeleton, side: str, target: str, offset, base: dict[str, float]
+) -> dict[str, float]:
+    """Shoulder flexion, horizontal swing and elbow flexion that bring the ``side`` hand closest to
+    ``target`` + ``offset`` (fractions of height, body frame), the rest of ``base`` as given."""
+    flex, hor, elbow = np.meshgrid(
+        np.arange(0.0, 121.0, 3.0), np.arange(-80.0, 41.0, 3.0), np.arange(110.0, 151.0, 10.0)
+    )
+    flex, hor, elbow = flex.ravel(), hor.ravel(), elbow.ravel()
+    dofs = {d: np.full(flex.shape, v) for d, v in {**REST_ALL, **REST_POSE, **base}.items()}
+    dofs[f"{side}_sh_flex"], dofs[f"{side}_sh_hor"], dofs[f"{side}_elbow"] = flex, hor, elbow
+    pos = sk.forward(dofs, len(flex))
+    goal = pos[:, sk.index[target]] + np.asarray(offset) * sk.shape.height
+    i = int(np.argmin(np.linalg.norm(pos[:, sk.index[f"{side}_hand"]] - goal, axis=-1)))
+    return {
+        f"{side}_sh_flex": float(flex[i]),
+        f"{side}_sh_hor": float(hor[i]),
+        f"{side}_elbow": float(elbow[i]),
+    }
+
+
+def _hand_to_head(p: dict, sk: Skeleton, *, target: str, offset, hold: float, name: str) -> Program:
+    side, k, n = p["side"], 1.0 / p["speed"], p["repetitions"]
+    sgn = 1.0 if side == "left" else -1.0
+    base = _one(side, elbow=140.0, sh_abd=10.0, sh_rot=-15.0, wrist=20.0)
+    if target.endswith("ear"):
+        base = _one(side, elbow=145.0, sh_abd=35.0, sh_rot=0.0, wrist=0.0)
+        offset = (sgn * offset[0], offset[1], offset[2])
+    at_head = {**base, **_reach_head(sk, side, target, offset, base)}
+    s = _script(p)
+    _hold(s, k)
+    t0 = s.t
+    contacts = []
+    for _ in range(n):
+        r0 = s.t
+        s.move(0.8 * k, **at_head)
+        peak = s.t
+        contacts.append({"parts": [f"{side}_hand", "head"], "time": s.t})
+        if name == "drink":
+            s.move(0.3 * k, neck_flex=-15.0)  # tip the head back to drink
+            s.hold(hold * k)
+            s.move(0.3 * k, neck_flex=0.0)
+        else:
+            s.move(0.3 * k, neck_twist=-sgn * 8.0, head_flex=8.0)
+            s.hold(hold * k)
+            s.move(0.3 * k, neck_twist=0.0, head_flex=0.0)
+        s.move(0.8 * k, **{kk: REST_ALL[kk] for kk in at_head})
+        s.repetition(r0, peak, s.t)
+        s.hold(0.2 * k)
+    s.phase(name, t0)
+    _hold(s, k)
+    return _finish(s, contacts=contacts)
+
+
+def _drink(p, sk):
+    return _hand_to_head(p, sk, target="nose", offset=(0.0, -0.03, 0.035), hold=0.8, name="drink")
+
+
+def _answer_phone(p, sk):
+    return _hand_to_head(
+        p,
+        sk,
+        target="left_ear" if p["side"] == "left" else "right_ear",
+        offset=(0.03, 0.0, 0.0),
+        hold=2.0,
+        name="answer_phone",
+    )
+
+
+def _push_pull(p: dict, sk: Skeleton, *, push: bool) -> Program:
+    """Both hands push something away from the chest (``push``) or pull it in, leaning into it."""
+    k, a, n = 1.0 / p["speed"], p["amplitude"], p["repetitions"]
+    near = _both(sh_flex=40.0, sh_abd=12.0, sh_hor=-10.0, elbow=115.0, sh_rot=-10.0, wrist=-30.0)
+    far = _both(
+        sh_flex=80.0,
+        sh_abd=8.0,
+        sh_hor=-8.0,
+        elbow=10.0 + 20.0 * (1.2 - a),
+        sh_rot=-5.0,
+        wrist=-30.0,
+    )
+    lean_far, lean_near = (12.0 * a, 0.0) if push else (8.0 * a, -6.0 * a)
+    start, end = (near, far) if push else (far, near)
+    lean_start, lean_end = (lean_near, lean_far) if push else (lean_far, lean_near)
+    stance = _both(knee=10.0, hip_flex=10.0)
+    s = _script(p)
+    _hold(s, k)
+    t0 = s.t
+    s.move(0.5 * k, **start, **stance, tilt=lean_start)
+    for _ in range(n):
+        r0 = s.t
+        s.move(0.7 * k, **end, tilt=lean_end, **_both(hip_flex=10.0 + lean_end))
+        peak = s.t
+        s.hold(0.25 * k)
+        s.move(0.6 * k, **start, tilt=lean_start, **_both(hip_flex=10.0 + lean_start))
+        s.repetition(r0, peak, s.t)
+    s.move(0.5 * k, **REST_ARMS, **_both(knee=0.0, hip_flex=0.0), tilt=0.0)
+    s.phase("push" if push else "pull", t0)
+    _hold(s, k)
+    return _finish(s)
+
+
+def _push(p, sk):
+    return _push_pull(p, sk, push=True)
+
+
+def _pull(p, sk):
+    return _push_pull(p, sk, push=False)
 
 
 # ------------------------------------------------------------------------------------------ registry
@@ -862,4 +1007,54 @@ _add(
     )
 )
 
-__all__ = ["Program", "ActionSpec", "SPECS", "REST_ALL", "GRAVITY"]
+__all__ = ["Program", "ActionSpec", "SPECS", "EXTRA", "REST_ALL", "GRAVITY"]
+
+
+# Further actions accepted by ``generate``; not in ACTIONS (the synthetic suite's classes) so the
+# default suite stays fixed.
+EXTRA: dict[str, ActionSpec] = {}
+for _spec in (
+    ActionSpec(
+        "carry",
+        _carry,
+        sides=SIDES,
+        repetitions=(4, 8),
+        active_parts=lambda p: list(_LEGS),
+        limb=lambda p: "both_hands",
+        description="walk forward holding something in front with both hands; side = first foot",
+    ),
+    ActionSpec(
+        "drink",
+        _drink,
+        sides=SIDES,
+        repetitions=(1, 2),
+        active_parts=_arm,
+        limb=lambda p: f"{p['side']}_hand",
+        description="bring one hand to the mouth and drink",
+    ),
+    ActionSpec(
+        "answer_phone",
+        _answer_phone,
+        sides=SIDES,
+        active_parts=_arm,
+        limb=lambda p: f"{p['side']}_hand",
+        description="hold a phone to the ear with one hand",
+    ),
+    ActionSpec(
+        "push",
+        _push,
+        repetitions=(1, 3),
+        active_parts=lambda p: ["torso"] + _ARMS,
+        limb=lambda p: "both_hands",
+        description="push something away with both hands",
+    ),
+    ActionSpec(
+        "pull",
+        _pull,
+        repetitions=(1, 3),
+        active_parts=lambda p: ["torso"] + _ARMS,
+        limb=lambda p: "both_hands",
+        description="pull something in with both hands",
+    ),
+):
+    EXTRA[_spec.name] = _spec

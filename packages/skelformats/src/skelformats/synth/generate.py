@@ -15,11 +15,16 @@ from ..convert import convert
 from ..layout import Layout
 from ..motion import Motion
 from ..registry import get_layout
-from .actions import REST_ALL, SPECS, Program
+from .actions import EXTRA, REST_ALL, Program
+from .actions import SPECS as CORE_SPECS
 from .body import FOOT_POINTS, REST_POSE, SIDES, BodyShape, Skeleton, rot_y
 from .camera import ViewCamera, project
 
-ACTIONS: tuple[str, ...] = tuple(SPECS)
+#: The core actions: the synthetic suite's classes.
+ACTIONS: tuple[str, ...] = tuple(CORE_SPECS)
+#: Further actions ``generate`` accepts (not part of the default suite).
+EXTRA_ACTIONS: tuple[str, ...] = tuple(EXTRA)
+SPECS = {**CORE_SPECS, **EXTRA}
 
 BODY_PARAMS = (
     "height",
@@ -73,7 +78,7 @@ RANGES = {
 }
 CHOICES = {"style": ("front", "side")}
 UNIT_SCALE = {None: 1.0, "m": 1.0, "cm": 100.0, "mm": 1000.0, "in": 1.0 / 0.0254}
-TRAVELLING = ("walk", "run", "jump")
+TRAVELLING = ("walk", "run", "carry")
 
 
 def _stream(seed: int, name: str) -> np.random.Generator:
@@ -394,7 +399,7 @@ def generate(
     parameter and the ``meta["params"]`` schema are described in :mod:`skelformats.synth`.
     """
     if action not in SPECS:
-        raise ValueError(f"unknown action {action!r}; known: {list(ACTIONS)}")
+        raise ValueError(f"unknown action {action!r}; known: {list(SPECS)}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
@@ -518,7 +523,7 @@ def _ground_truth(
 
     pelvis = world[:, sk.index["pelvis"]]
     disp = pelvis[-1] - pelvis[0]
-    travels = action in ("walk", "run") or (action == "jump" and p.get("jump_distance", 0) > 0)
+    travels = action in TRAVELLING or (action == "jump" and p.get("jump_distance", 0) > 0)
     end_direction = _wrap(p["direction"] + prog.end_yaw)
     feet = [sk.index[f"{s}_{n}"] for s in SIDES for n in FOOT_POINTS]
     gt = {
@@ -603,18 +608,21 @@ def generate_dataset(
     actions = list(ACTIONS if actions is None else actions)
     for a in actions:
         if a not in SPECS:
-            raise ValueError(f"unknown action {a!r}; known: {list(ACTIONS)}")
+            raise ValueError(f"unknown action {a!r}; known: {list(SPECS)}")
     if n_per_action < 1:
         raise ValueError(f"n_per_action must be >= 1, got {n_per_action!r}")
     out = []
     for a in actions:
         for i in range(n_per_action):
-            child = int(np.random.SeedSequence([seed, ACTIONS.index(a), i]).generate_state(1)[0])
+            child = int(
+                np.random.SeedSequence([seed, list(SPECS).index(a), i]).generate_state(1)[0]
+            )
             out.append(generate(a, layout=layout, seed=child, **params))
     return out
 
 
 __all__ = [
+    "EXTRA_ACTIONS",
     "ACTIONS",
     "generate",
     "generate_dataset",
