@@ -7,7 +7,10 @@ from hypothesis import HealthCheck, settings
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 settings.register_profile(
-    "skelformats", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "skelformats",
+    max_examples=int(os.environ.get("SKELFORMATS_HYPOTHESIS_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("skelformats")
 

@@ -37,7 +37,12 @@ def test_random_layouts_roundtrip(a, b, data):
         with pytest.raises(ConversionError, match="no joint"):
             sf.convert(m, b)
         return
-    back = sf.convert(sf.convert(m, b), a)
+    there = sf.convert(m, b)
+    if not conversion_plan(b, a).available.any():  # b only has joints derived from a's
+        with pytest.raises(ConversionError, match="no joint"):
+            sf.convert(there, a)
+        return
+    back = sf.convert(there, a)
     assert np.array_equal(back.data[..., shared, :], m.data[..., shared, :])
 
 

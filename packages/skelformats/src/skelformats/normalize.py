@@ -45,8 +45,12 @@ def _point(data, mask, w):
     return p, ok
 
 
+# below this a "body size" is degenerate (all joints in one point): dividing by it would blow up
+_MIN_SIZE = 1e-6
+
+
 def body_size(motion: Motion) -> float:
-    """Median over frames of the pelvis-neck distance, else of the bounding-box diagonal."""
+    """Median over frames of the pelvis-neck distance, else of the bounding-box diagonal, else 1."""
     lay, data, mask = motion.layout, motion.data, motion.mask
     wp, wn = _weights(lay, "pelvis"), _weights(lay, "neck", "chest")
     if wp is not None and wn is not None:
@@ -56,7 +60,7 @@ def body_size(motion: Motion) -> float:
         if ok.any():
             d = np.linalg.norm((n - p)[ok], axis=-1)
             s = float(np.median(d))
-            if s > 0:
+            if s > _MIN_SIZE:
                 return s
     flat = data.reshape(-1, data.shape[-2], data.shape[-1]).astype(np.float64)
     m = mask.reshape(-1, data.shape[-2])
@@ -66,7 +70,7 @@ def body_size(motion: Motion) -> float:
             pts = f[mk]
             sizes.append(np.linalg.norm(pts.max(0) - pts.min(0)))
     s = float(np.median(sizes)) if sizes else 0.0
-    return s if s > 0 else 1.0
+    return s if s > _MIN_SIZE else 1.0
 
 
 def _up_axis(layout: Layout) -> int:
