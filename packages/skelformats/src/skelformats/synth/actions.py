@@ -583,7 +583,7 @@ def _turn(p: dict, sk: Skeleton) -> Program:
 
 
 # -------------------------------------------------------------------------------------- locomotion
-CARRY_ARMS = _both(sh_flex=35.0, sh_abd=8.0, sh_hor=-12.0, elbow=95.0, sh_rot=-10.0)
+CARRY_ARMS = _both(sh_flex=35.0, sh_abd=10.0, sh_hor=-4.0, elbow=95.0, sh_rot=-5.0)
 
 
 def _gait(p: dict, sk: Skeleton, *, run: bool, carry: bool = False) -> Program:
