@@ -587,3 +587,14 @@ def test_push_and_pull_move_the_hands_away_or_in(push):
     for r in m.meta["params"]["repetition_times"]:
         before, at = reach[r["start_frame"]], reach[r["peak_frame"]]
         assert (at - before > 0.25) if push else (before - at > 0.25)
+
+
+def test_ground_truth_survives_save_and_load(tmp_path):
+    from skelformats import load, save
+
+    m = synth.generate("wave", layout="coco17", seed=1, dropped_joints=0.2, noise=0.01)
+    save(m, tmp_path / "wave.npz")
+    back = load(tmp_path / "wave.npz")
+    np.testing.assert_array_equal(back.data, m.data)
+    np.testing.assert_array_equal(back.confidence, m.confidence)
+    assert back.meta["params"] == m.meta["params"] and back.meta["action"] == "wave"
