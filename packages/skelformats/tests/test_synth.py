@@ -598,3 +598,15 @@ def test_ground_truth_survives_save_and_load(tmp_path):
     np.testing.assert_array_equal(back.data, m.data)
     np.testing.assert_array_equal(back.confidence, m.confidence)
     assert back.meta["params"] == m.meta["params"] and back.meta["action"] == "wave"
+
+
+def test_per_repetition_amplitude_is_recorded_and_real():
+    m = canon("squat", seed=12, repetitions=4, variability=0.3, amplitude=0.9)
+    reps = m.meta["params"]["repetition_times"]
+    amps = [r["amplitude"] for r in reps]
+    assert len(set(amps)) == 4 and all(0.9 * 0.7 - 1e-9 <= x <= 0.9 * 1.3 + 1e-9 for x in amps)
+    pel = m.data[:, J["pelvis"], 1]
+    depth = [pel[r["start_frame"]] - pel[r["peak_frame"]] for r in reps]
+    assert np.argsort(depth).tolist() == np.argsort(amps).tolist()  # deeper squat, larger amplitude
+    exact = canon("squat", seed=12, repetitions=4, variability=0.0, amplitude=0.9)
+    assert [r["amplitude"] for r in exact.meta["params"]["repetition_times"]] == [0.9] * 4

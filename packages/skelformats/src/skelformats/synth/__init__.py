@@ -30,8 +30,9 @@ view_yaw, view_pitch, camera_distance, focal_length, image_size
                     (width, height) pixels; focal_length defaults to the one that frames the performance.
 camera_space        3D layouts: coordinates in the camera frame (Kinect convention: x left, y up, z forward)
                     instead of the world frame.
-variability         per-movement timing variability (std of the duration factor; default 0.08, 0 = exact
-                    nominal timing; ballistic flight is never varied).
+variability         how unevenly movements repeat: std of each move's duration factor and half the std of
+                    each repetition's amplitude factor (default 0.08; 0 = metronomic and identical;
+                    ballistic flight is never varied).
 noise               Gaussian std in metres, added to the 3D joints (before projection).
 dropped_joints      a fraction of the layout's joints, or a list of joint names (own or canonical): those get
                     confidence 0 and coordinates 0 in every frame.
@@ -62,7 +63,8 @@ focal_length (None for world/camera 3D), variability, noise, dropped_joints (nam
 phases [{name, start, end, start_frame, end_frame}] (e.g. standing, raise_arm, wave, lower_arm; walking;
 sitting_down, sitting; lean_forward, rise), repetition_times [{index, start, peak, end, *_frame}] (peak:
 the hand furthest out, the punch extended, the squat lowest, the jump apex, the throw's release, a step's
-mid-swing, ...; walk/run entries also carry "foot"), contacts [{parts, time, time_frame}] (clap: the
+mid-swing, ...; walk/run/carry entries also carry "foot"; repeated gestures carry "amplitude", that
+repetition's own range-of-motion multiplier), contacts [{parts, time, time_frame}] (clap: the
 hands meet; drink, answer_phone: the hand reaches the head), airborne [{start, end, *_frame}] (jump flights, run flight phases), pelvis_height {start,
 end, min, max} (m), feet_max_clearance (m), displacement [dx, dy, dz] and distance (m, pelvis, world),
 travel_speed (m/s over the walking/running/jumping phase; None without travel),

@@ -142,13 +142,14 @@ def _wave(p: dict, sk: Skeleton) -> Program:
     s.phase("raise_arm", t0)
     t0 = s.t
     half = 0.2 * k
-    out, inner = 90.0 - 32.0 * a, 90.0 + 28.0 * a
     for _ in range(n):
         r0 = s.t
+        ar = s.vary(a)  # people never repeat a movement exactly
+        out, inner = 90.0 - 32.0 * ar, 90.0 + 28.0 * ar
         s.move(half, **_one(side, elbow=out))
         peak = s.t
         s.move(half, **_one(side, elbow=inner))
-        s.repetition(r0, peak, s.t)
+        s.repetition(r0, peak, s.t, amplitude=ar)
     s.phase("wave", t0)
     t0 = s.t
     s.move(0.35 * k, **_one(side, sh_hor=0.0))
@@ -184,11 +185,12 @@ def _clap(p: dict, sk: Skeleton) -> Program:
     contacts = []
     for _ in range(n):
         r0 = s.t
+        ar = s.vary(a)  # people never repeat a movement exactly
         s.move(0.16 * k, **_both(sh_rot=closed))
         contacts.append({"parts": ["left_hand", "right_hand"], "time": s.t})
         peak = s.t
-        s.move(0.2 * k, **_both(sh_rot=opened))
-        s.repetition(r0, peak, s.t)
+        s.move(0.2 * k, **_both(sh_rot=closed + 40.0 * ar))
+        s.repetition(r0, peak, s.t, amplitude=ar)
     s.phase("clap", t0)
     t0 = s.t
     s.move(0.5 * k, **REST_ARMS)
@@ -209,16 +211,17 @@ def _punch(p: dict, sk: Skeleton) -> Program:
     t0 = s.t
     for _ in range(n):
         r0 = s.t
+        ar = s.vary(a)  # people never repeat a movement exactly
         s.move(
             0.15 * k,
-            **_one(side, sh_flex=70.0 + 18.0 * a, sh_abd=0.0, elbow=5.0, sh_rot=0.0),
-            chest_twist=-sgn * 18.0 * a,
+            **_one(side, sh_flex=70.0 + 18.0 * ar, sh_abd=0.0, elbow=5.0, sh_rot=0.0),
+            chest_twist=-sgn * 18.0 * ar,
         )
         peak = s.t
         s.move(
             0.25 * k, **{kk: v for kk, v in guard.items() if kk.startswith(side)}, chest_twist=0.0
         )
-        s.repetition(r0, peak, s.t)
+        s.repetition(r0, peak, s.t, amplitude=ar)
         s.hold(0.12 * k)
     s.phase("punch", t0)
     t0 = s.t
@@ -233,19 +236,19 @@ def _raise_arms(p: dict, sk: Skeleton) -> Program:
     sides = SIDES if side == "both" else (side,)
     angle = float(min(178.0, 90.0 + 75.0 * a))
     dof = "sh_flex" if p["style"] == "front" else "sh_abd"
-    up = {f"{sd}_{dof}": angle for sd in sides}
-    up.update({f"{sd}_elbow": 5.0 for sd in sides})
-    down = {kk: REST_ARMS[kk] for kk in up}
+    down = {kk: REST_ARMS[kk] for sd in sides for kk in (f"{sd}_{dof}", f"{sd}_elbow")}
     s = _script(p)
     _hold(s, k)
     t0 = s.t
     for _ in range(n):
         r0 = s.t
-        s.move(0.8 * k, **up)
+        ar = s.vary(a)  # people never repeat a movement exactly
+        up = {f"{sd}_{dof}": float(min(178.0, 90.0 + 75.0 * ar)) for sd in sides}
+        s.move(0.8 * k, **up, **{f"{sd}_elbow": 5.0 for sd in sides})
         peak = s.t
         s.hold(0.4 * k)
         s.move(0.8 * k, **down)
-        s.repetition(r0, peak, s.t)
+        s.repetition(r0, peak, s.t, amplitude=ar)
         s.hold(0.2 * k)
     s.phase("raise_arms", t0)
     _hold(s, k)
@@ -261,31 +264,32 @@ def _throw(p: dict, sk: Skeleton) -> Program:
     t0 = s.t
     for _ in range(n):
         r0 = s.t
+        ar = s.vary(a)  # people never repeat a movement exactly
         s.move(
             0.6 * k,
             **_one(side, sh_abd=90.0, sh_rot=80.0, elbow=95.0, sh_flex=-25.0),
             **_one(other, sh_flex=60.0, elbow=20.0),
-            chest_twist=sgn * 30.0 * a,
-            lumbar_twist=sgn * 10.0 * a,
+            chest_twist=sgn * 30.0 * ar,
+            lumbar_twist=sgn * 10.0 * ar,
             lumbar_flex=-5.0,
         )
         s.move(
             0.18 * k,
             **_one(side, sh_abd=75.0, sh_flex=70.0, sh_rot=-10.0, elbow=15.0),
             **_one(other, sh_flex=10.0, elbow=60.0),
-            chest_twist=-sgn * 25.0 * a,
-            lumbar_twist=-sgn * 10.0 * a,
+            chest_twist=-sgn * 25.0 * ar,
+            lumbar_twist=-sgn * 10.0 * ar,
             lumbar_flex=15.0,
         )
         peak = s.t  # release
         s.move(
             0.35 * k,
             **_one(side, sh_flex=35.0, sh_abd=15.0, elbow=30.0),
-            chest_twist=-sgn * 30.0 * a,
+            chest_twist=-sgn * 30.0 * ar,
             lumbar_flex=25.0,
         )
         s.move(0.6 * k, **REST_ARMS, chest_twist=0.0, lumbar_twist=0.0, lumbar_flex=0.0)
-        s.repetition(r0, peak, s.t)
+        s.repetition(r0, peak, s.t, amplitude=ar)
         s.hold(0.2 * k)
     s.phase("throw", t0)
     _hold(s, k)
@@ -295,17 +299,19 @@ def _throw(p: dict, sk: Skeleton) -> Program:
 # -------------------------------------------------------------------------------- whole-body actions
 def _squat(p: dict, sk: Skeleton) -> Program:
     k, a, n = 1.0 / p["speed"], p["amplitude"], p["repetitions"]
-    hip, knee = min(115.0, 95.0 * a), min(135.0, 110.0 * a)
+    knee_nominal = min(135.0, 110.0 * a)
     s = _script(p)
     _hold(s, k)
     t0 = s.t
     for _ in range(n):
         r0 = s.t
+        ar = s.vary(a)  # people never repeat a movement exactly
+        hip, knee = min(115.0, 95.0 * ar), min(135.0, 110.0 * ar)
         s.move(
             0.9 * k,
             **_both(hip_flex=hip, knee=knee, sh_flex=80.0, elbow=10.0),
-            tilt=15.0 * a,
-            lumbar_flex=10.0 * a,
+            tilt=15.0 * ar,
+            lumbar_flex=10.0 * ar,
         )
         peak = s.t
         s.hold(0.25 * k)
@@ -315,29 +321,30 @@ def _squat(p: dict, sk: Skeleton) -> Program:
             tilt=0.0,
             lumbar_flex=0.0,
         )
-        s.repetition(r0, peak, s.t)
+        s.repetition(r0, peak, s.t, amplitude=ar)
         s.hold(0.2 * k)
     s.phase("squat", t0)
     _hold(s, k)
-    return _finish(s, info={"squat_knee_angle": knee})
+    return _finish(s, info={"squat_knee_angle": knee_nominal})
 
 
 def _bow(p: dict, sk: Skeleton) -> Program:
     k, a, n = 1.0 / p["speed"], p["amplitude"], p["repetitions"]
-    tilt = 35.0 * a
     s = _script(p)
     _hold(s, k)
     t0 = s.t
     for _ in range(n):
         r0 = s.t
+        ar = s.vary(a)  # people never repeat a movement exactly
+        tilt = 35.0 * ar
         # hips flex as much as the pelvis tips, so the legs stay upright
         # arms hang: the shoulders flex about as much as the trunk bends
         s.move(
             0.8 * k,
             tilt=tilt,
-            **_both(hip_flex=tilt, sh_flex=0.85 * (tilt + 18.0 * a)),
-            lumbar_flex=10.0 * a,
-            spine_flex=8.0 * a,
+            **_both(hip_flex=tilt, sh_flex=0.85 * (tilt + 18.0 * ar)),
+            lumbar_flex=10.0 * ar,
+            spine_flex=8.0 * ar,
             neck_flex=12.0,
         )
         peak = s.t
@@ -350,11 +357,11 @@ def _bow(p: dict, sk: Skeleton) -> Program:
             spine_flex=0.0,
             neck_flex=0.0,
         )
-        s.repetition(r0, peak, s.t)
+        s.repetition(r0, peak, s.t, amplitude=ar)
         s.hold(0.2 * k)
     s.phase("bow", t0)
     _hold(s, k)
-    return _finish(s, info={"bow_angle": tilt + 18.0 * a})
+    return _finish(s, info={"bow_angle": 35.0 * a + 18.0 * a})
 
 
 def _kick(p: dict, sk: Skeleton) -> Program:
@@ -368,22 +375,23 @@ def _kick(p: dict, sk: Skeleton) -> Program:
     t_kick = s.t
     for _ in range(n):
         r0 = s.t
+        ar = s.vary(a)  # people never repeat a movement exactly
         s.move(
             0.3 * k,
-            **_one(side, hip_flex=65.0 * a, knee=100.0),
+            **_one(side, hip_flex=65.0 * ar, knee=100.0),
             **_one(support, knee=10.0, hip_flex=5.0),
             lumbar_flex=-8.0,
         )
-        s.move(0.15 * k, **_one(side, hip_flex=min(100.0, 85.0 * a), knee=5.0, ankle=-30.0))
+        s.move(0.15 * k, **_one(side, hip_flex=min(100.0, 85.0 * ar), knee=5.0, ankle=-30.0))
         peak = s.t
-        s.move(0.2 * k, **_one(side, hip_flex=65.0 * a, knee=100.0, ankle=0.0))
+        s.move(0.2 * k, **_one(side, hip_flex=65.0 * ar, knee=100.0, ankle=0.0))
         s.move(
             0.35 * k,
             **_one(side, hip_flex=0.0, knee=0.0),
             **_one(support, knee=0.0, hip_flex=0.0),
             lumbar_flex=0.0,
         )
-        s.repetition(r0, peak, s.t)
+        s.repetition(r0, peak, s.t, amplitude=ar)
         s.hold(0.15 * k)
     s.phase("kick", t_kick)
     t1 = s.t
@@ -404,12 +412,13 @@ def _jump(p: dict, sk: Skeleton) -> Program:
     t0 = s.t
     for _ in range(n):
         r0 = s.t
-        crouch = 20.0 + 20.0 * a
+        ar = s.vary(a)  # people never repeat a movement exactly
+        crouch = 20.0 + 20.0 * ar
         s.move(
             0.45 * k,
             tilt=crouch,
             **_both(
-                hip_flex=crouch + 30.0 + 15.0 * a, knee=60.0 + 30.0 * a, sh_flex=-40.0, elbow=20.0
+                hip_flex=crouch + 30.0 + 15.0 * ar, knee=60.0 + 30.0 * ar, sh_flex=-40.0, elbow=20.0
             ),
         )
         s.move(
@@ -430,7 +439,7 @@ def _jump(p: dict, sk: Skeleton) -> Program:
             **_both(hip_flex=55.0, knee=65.0, ankle=0.0, sh_flex=40.0, elbow=20.0),
         )
         s.move(0.5 * k, tilt=0.0, **_both(hip_flex=0.0, knee=0.0, sh_flex=0.0, elbow=10.0))
-        s.repetition(r0, peak, s.t)
+        s.repetition(r0, peak, s.t, amplitude=ar)
         s.hold(0.2 * k)
     s.phase("jump", t0)
     _hold(s, k)

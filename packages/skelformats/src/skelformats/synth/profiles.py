@@ -90,8 +90,17 @@ class Script:
             {"name": name, "start": float(start), "end": float(self.t if end is None else end)}
         )
 
-    def repetition(self, start: float, peak: float, end: float) -> None:
-        self.repetitions.append({"start": float(start), "peak": float(peak), "end": float(end)})
+    def vary(self, amplitude: float) -> float:
+        """One repetition's amplitude: ``amplitude`` times 1 + variability / 2 * N(0, 1), clipped to [0.7, 1.3]."""
+        if self.variability <= 0:
+            return amplitude
+        f = float(np.clip(1.0 + 0.5 * self.variability * self.rng.standard_normal(), 0.7, 1.3))
+        return round(amplitude * f, 4)
+
+    def repetition(self, start: float, peak: float, end: float, **extra) -> None:
+        self.repetitions.append(
+            {"start": float(start), "peak": float(peak), "end": float(end), **extra}
+        )
 
     def evaluate(self, t: np.ndarray) -> dict[str, np.ndarray]:
         """Every scripted DOF sampled at times ``t`` (seconds), in degrees."""
