@@ -76,6 +76,7 @@ class Context:
     dist: Dist = field(default_factory=Dist)
     _splits: dict = field(default_factory=dict)
     _baselines: dict = field(default_factory=dict)
+    _scores: dict = field(default_factory=dict)
 
     def split(self, dataset: str, split: str, **kw) -> Split:
         if dataset == "synth":
@@ -114,8 +115,13 @@ def _sharded(ctx: Context, label: str, n: int, fn: Callable[[list[int]], list]) 
 
 
 def _score_rows(ctx, model, label, motions, prompts, candidates) -> np.ndarray:
+    """(N, n_cand) scores; the same motions, prompts and candidates are scored once per run (the
+    synthetic cross-format source side is the recognition test set)."""
     from skelbench import models
 
+    key = (tuple(id(m) for m in motions), tuple(prompts), tuple(candidates))
+    if key in ctx._scores:
+        return ctx._scores[key][1]
     rows = _sharded(
         ctx,
         label,
@@ -124,7 +130,9 @@ def _score_rows(ctx, model, label, motions, prompts, candidates) -> np.ndarray:
             models.score(model, [motions[i] for i in idx], [prompts[i] for i in idx], candidates, len(idx))
         ),
     )
-    return np.asarray(rows, dtype=np.float64).reshape(len(motions), len(candidates))
+    out = np.asarray(rows, dtype=np.float64).reshape(len(motions), len(candidates))
+    ctx._scores[key] = (list(motions), out)  # the motions are kept so their ids stay unique
+    return out
 
 
 def _generate_rows(ctx, model, label, motions, prompts, **kw) -> list[str]:
@@ -179,19 +187,21 @@ def _test_samples(ctx: Context, task: TaskSpec, **kw) -> Split:
 
 
 def run_recognition(model, task: TaskSpec, ctx: Context) -> dict:
-    test = _test_samples(ctx, task)
-    classes = list(test.classes)
-    samples = test.samples
-    cand = classes
     if task.mode == "zero_shot":
+        full = ctx.split(task.dataset, task.split)
+        classes = list(full.classes)
         unseen_raw = task.options.get("unseen", ())
         unseen = [c for c in classes if c in {u.replace("_", " ") for u in unseen_raw}]
         if not unseen:
             raise ValueError(f"{task.name}: none of the unseen classes {unseen_raw} is in {classes}")
         cand = unseen
-        samples = [s for s in samples if classes[s.label] in unseen]
+        samples = [s for s in full.samples if classes[s.label] in unseen]
+        samples = stratified_limit(samples, ctx.limit, ctx.seed)
         labels = [unseen.index(classes[s.label]) for s in samples]
     else:
+        test = _test_samples(ctx, task)
+        classes = list(test.classes)
+        samples, cand = test.samples, classes
         labels = [s.label for s in samples]
     motions = [s.motion for s in samples]
     prompts = _prompts(task.prompt, len(motions))
@@ -510,8 +520,11 @@ def evaluate(
         except Exception as e:  # recorded, so one broken dataset does not hide the others
             if ctx.dist.world > 1:
                 raise
+            import traceback
+
+            last = traceback.extract_tb(e.__traceback__)[-1]
             entry["status"] = "error"
-            entry["error"] = f"{type(e).__name__}: {e}"
+            entry["error"] = f"{type(e).__name__}: {e} (at {Path(last.filename).name}:{last.lineno})"
         entry["protocol"] = _protocol(ctx, spec)
         entry["skipped_files"] = _skipped(ctx, spec)
         entry["seconds"] = time.perf_counter() - t0

@@ -219,9 +219,14 @@ class BaselineGCN:
         epochs = steps = 0
         self.net.train()
         loss_v = float("nan")
-        while epochs < c.max_epochs:
+        def spent() -> bool:
+            return (time.process_time() - cpu0) / threads >= c.budget_s
+
+        while epochs < c.max_epochs and not spent():
             perm = torch.randperm(len(x), generator=g)
             for i in range(0, len(x), c.batch_size):
+                if steps and spent():  # the budget is checked every step, at least one step runs
+                    break
                 idx = perm[i : i + c.batch_size]
                 if len(idx) < 2:
                     continue
@@ -235,8 +240,6 @@ class BaselineGCN:
             epochs += 1
             if progress is not None:
                 progress(epochs, loss_v)
-            if (time.process_time() - cpu0) / threads >= c.budget_s:
-                break
         self.net.eval()
         self.train_stats = {
             "epochs": epochs,

@@ -263,6 +263,10 @@ def write_plots(doc: dict, out: Path) -> dict[str, list[str]]:
     return made
 
 
+def _printable(s: str) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in str(s))
+
+
 def draw_examples(motions, examples, path: Path, frames: int = 3) -> None:
     """A grid: one row per motion, ``frames`` evenly spaced frames as stick figures (x, y), titled
     with the reference and the model's answer."""
@@ -292,9 +296,9 @@ def draw_examples(motions, examples, path: Path, frames: int = 3) -> None:
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
-                ax.set_title(f"true: {e['label']}"[:40], fontsize=7, loc="left")
+                ax.set_title(_printable(f"true: {e['label']}")[:40], fontsize=7, loc="left")
             if c == frames - 1:
-                ax.set_title(f"answer: {e['answer']}"[:40], fontsize=7, loc="right")
+                ax.set_title(_printable(f"answer: {e['answer']}")[:40], fontsize=7, loc="right")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
