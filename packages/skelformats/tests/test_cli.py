@@ -42,6 +42,26 @@ def test_info_and_convert(tmp_path, capsys):
     assert sf.load(tmp_path / "out.bvh").num_frames == 5
 
 
+def test_convert_several_sequences_into_a_folder(tmp_path, capsys):
+    import skelformats.registry as registry
+
+    def read_two(path):
+        rng = np.random.default_rng(0)
+        return [sf.Motion(rng.normal(size=(3, 15, 3)), "openni15"), sf.Motion(rng.normal(size=(4, 15, 3)), "openni15")]
+
+    saved = dict(registry._READERS)
+    try:
+        sf.register_reader("two_seq", extensions=(".two",))(read_two)
+        (tmp_path / "pair.two").write_text("x")
+        assert main(["convert", str(tmp_path / "pair.two"), str(tmp_path / "out") + "/", "--to", "ntu25"]) == 0
+    finally:
+        registry._READERS.clear()
+        registry._READERS.update(saved)
+    files = sorted((tmp_path / "out").glob("*.npz"))
+    assert [f.name for f in files] == ["pair_0000.npz", "pair_0001.npz"]
+    assert [sf.load(f).num_frames for f in files] == [3, 4]
+
+
 def test_errors_are_reported(tmp_path, capsys):
     (tmp_path / "junk.dat").write_bytes(b"nothing to see")
     assert main(["info", str(tmp_path / "junk.dat")]) == 2

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -64,13 +66,19 @@ def _cmd_info(args) -> int:
 def _cmd_convert(args) -> int:
     result = load(args.input, format=args.format)
     items = result if isinstance(result, list) else [result]
-    if len(items) != 1:
-        raise SkelFormatError(args.input, f"holds {len(items)} sequences; convert writes one file per sequence")
-    out = convert(items[0], args.to, project=args.project)
-    save(out, args.output)
-    n_missing = int((out.mask.reshape(-1, out.num_joints) == 0).all(axis=0).sum())
-    print(f"wrote {args.output}: {out.num_frames} frames, layout {out.layout.name}"
-          f"{f', {n_missing} joints missing' if n_missing else ''}")
+    if len(items) == 1 and not args.output.endswith(("/", os.sep)):
+        targets = [Path(args.output)]
+    else:  # several sequences (e.g. a dataset .mat): one file each in the OUT folder
+        out_dir = Path(args.output)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem = Path(args.input).name.split(".")[0]
+        targets = [out_dir / f"{stem}_{i:04d}.{args.ext}" for i in range(len(items))]
+    for m, target in zip(items, targets):
+        out = convert(m, args.to, project=args.project)
+        save(out, target)
+        n_missing = int((out.mask.reshape(-1, out.num_joints) == 0).all(axis=0).sum())
+        print(f"wrote {target}: {out.num_frames} frames, layout {out.layout.name}"
+              f"{f', {n_missing} joints missing' if n_missing else ''}")
     return 0
 
 
@@ -85,9 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--format", default=None, help="reader name (default: detect)")
     s.set_defaults(func=_cmd_info)
-    s = sub.add_parser("convert", help="convert a file to another layout (.npz or .bvh output)")
+    s = sub.add_parser("convert", help="convert a file to another layout (.npz or .bvh output)",
+                       description="Convert IN to layout --to and write OUT (.npz or .bvh). When IN holds "
+                                   "several sequences, OUT is a folder receiving one file per sequence.")
     s.add_argument("input")
     s.add_argument("output")
+    s.add_argument("--ext", default="npz", choices=("npz", "bvh"), help="file type written into an OUT folder")
     s.add_argument("--to", required=True, help="target layout name")
     s.add_argument("--format", default=None, help="input reader name (default: detect)")
     s.add_argument("--project", default=None, help="axes for 3D -> 2D, e.g. xy")
