@@ -17,8 +17,9 @@ side                "left"/"right" (wave, punch, throw, pick_up, drink, answer_p
                     kicking leg; walk, run, carry: the foot that steps first; turn: turning towards the
                     body's left/right);
                     raise_arms also takes "both".  Actions without a side reject it.
-repetitions         int >= 1: waves, claps, squats, kicks, punches, bows, raises, throws, jumps; walk/run:
-                    steps.  sit_down, stand_up, turn and pick_up are done once.
+repetitions         int >= 1: waves, claps, squats, kicks, punches, bows, raises, throws, jumps, sips,
+                    pushes, pulls; walk/run/carry: steps.  sit_down, stand_up, turn, pick_up and
+                    answer_phone are done once.
 speed               tempo multiplier (1 = natural; durations scale with 1/speed; flight time follows gravity).
 amplitude           range-of-motion multiplier (1 = natural).
 direction           degrees: initial facing and travel direction, (sin d, 0, cos d) in the world (0 = +z,
@@ -44,32 +45,36 @@ fps, num_frames, duration
 jump_height, jump_distance (jump), turn_angle (turn, degrees), style (raise_arms: "front"/"side")
                     action-specific.
 
-Coordinates follow the layout: 3D layouts in metres (or their declared unit, e.g. openni15 in mm, with
-their declared up axis); 2D layouts in pixels, y down; MediaPipe's "normalized" layout in image-normalised
+Coordinates follow the layout: 3D layouts in metres (or their declared length unit, e.g. millimetres
+for units="mm", with their declared up axis); 2D layouts in pixels, y down; MediaPipe's "normalized" layout in image-normalised
 x, y with depth at the scale of x relative to the mid-hip.  Joints a layout has that the canonical body
 cannot produce (no canonical name) have confidence 0 and coordinates 0.
 
 ``meta["params"]`` (JSON-serialisable)
 --------------------------------------
-action, seed, layout, dims, units, frame ("world" | "camera" | "image"), fps, num_frames, duration (s),
-side, limb ("right_hand", "left_foot", "both_hands" or None), active_parts (PART_NAMES of the performing
-limbs), repetitions, speed, amplitude, direction, end_direction (facing at the end, degrees),
-travel_direction (degrees, or None when the body does not travel), facing / heading (start facing and
-travel relative to the camera: "towards the camera", "away from the camera", "to the left", "to the right";
-heading None without travel), the action-specific parameters, the six body parameters, view_yaw,
-view_pitch, camera_distance, camera_position [x, y, z], camera_space, image_size (image frames only),
-focal_length (None for world/camera 3D), variability, noise, dropped_joints (names), drop_fraction, missing_joints
-(names), start_posture / end_posture ("standing" | "sitting"),
-phases [{name, start, end, start_frame, end_frame}] (e.g. standing, raise_arm, wave, lower_arm; walking;
-sitting_down, sitting; lean_forward, rise), repetition_times [{index, start, peak, end, *_frame}] (peak:
-the hand furthest out, the punch extended, the squat lowest, the jump apex, the throw's release, a step's
+action, seed, layout, dims, units, frame ("world" | "camera" | "image"), fps, num_frames,
+duration (s), side, limb ("right_hand", "left_foot", "both_hands" or None), active_parts
+(PART_NAMES of the performing limbs), repetitions, speed, amplitude, direction, end_direction (facing
+at the end, degrees), travel_direction (degrees, or None when the body does not travel),
+facing / heading (start facing and travel relative to the camera: "towards the camera", "away from
+the camera", "to the left", "to the right"; heading None without travel), the action-specific
+parameters, the six body parameters, view_yaw, view_pitch, camera_distance, camera_position [x, y, z],
+camera_space, image_size (image frames only), focal_length (None for world/camera 3D), variability,
+noise, dropped_joints (names), drop_fraction, missing_joints (names),
+start_posture / end_posture ("standing" | "sitting"),
+phases [{name, start, end, start_frame, end_frame}] (e.g. standing, raise_arm, wave, lower_arm;
+walking; sitting_down, sitting; lean_forward, rise),
+repetition_times [{index, start, peak, end, start_frame, peak_frame, end_frame}] (peak: the hand
+furthest out, the punch extended, the squat lowest, the jump apex, the throw's release, a step's
 mid-swing, ...; walk/run/carry entries also carry "foot"; repeated gestures carry "amplitude", that
-repetition's own range-of-motion multiplier), contacts [{parts, time, time_frame}] (clap: the
-hands meet; drink, answer_phone: the hand reaches the head), airborne [{start, end, *_frame}] (jump flights, run flight phases), pelvis_height {start,
-end, min, max} (m), feet_max_clearance (m), displacement [dx, dy, dz] and distance (m, pelvis, world),
-travel_speed (m/s over the walking/running/jumping phase; None without travel),
-time_offset (s of rest padding before the action), plus per-action extras (flight_time, cadence,
-step_time, steps, raise_angle, bow_angle, squat_knee_angle, hand_contact_rotation, reach_hand_height).
+repetition's own range-of-motion multiplier),
+contacts [{parts, time, time_frame}] (clap: the hands meet; drink, answer_phone: the hand reaches the
+head), airborne [{start, end, start_frame, end_frame}] (jump flights, run flight phases),
+pelvis_height {start, end, min, max} (m), feet_max_clearance (m), displacement [dx, dy, dz] and
+distance (m, pelvis, world), travel_speed (m/s over the walking/running/jumping phase; None without
+travel), time_offset (s of rest padding before the action), plus per-action extras (flight_time,
+cadence, step_time, steps, raise_angle, bow_angle, squat_knee_angle, hand_contact_rotation,
+reach_hand_height).
 Times are seconds from the first frame.
 """
 
