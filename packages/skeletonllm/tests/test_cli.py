@@ -67,6 +67,10 @@ def test_train_then_predict(tmp_path, capsys):
     assert main(["predict", "--model", str(tmp_path / "out" / "model"), *files, "--max-new-tokens", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [ln.split("\t")[0] for ln in lines] == files
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    assert main(["predict", "--model", str(tmp_path / "out" / "model"), str(bad)]) == 2
+    assert "broken.npz" in capsys.readouterr().err
 
 
 def test_train_dispatches_staged_recipes(tmp_path, monkeypatch):

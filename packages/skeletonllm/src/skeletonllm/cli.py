@@ -97,8 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        from skelformats import SkelFormatError
+    except ImportError:  # pragma: no cover - skelformats is a dependency
+        SkelFormatError = ValueError  # noqa: N806
+    try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, OSError) as exc:
+    except (ValueError, OSError, SkelFormatError) as exc:
         print(f"skeletonllm {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

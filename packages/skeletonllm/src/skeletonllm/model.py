@@ -138,9 +138,10 @@ class SkeletonLLM(nn.Module):
     def _make_backbone(config: SkeletonLLMConfig) -> backbones.Backbone:
         r = config.renderer
         if backbones.is_tiny(config.backbone):
-            return backbones.build_tiny(
-                config.backbone, frames=r.frames, size=r.size, views=r.views, seed=config.seed
-            )
+            bb = backbones.build_tiny(config.backbone, frames=r.frames, size=r.size, views=r.views, seed=config.seed)
+            if config.dtype:
+                bb.model.to(_dtype(config.dtype))
+            return bb
         return backbones.load_pretrained_backbone(config.backbone, dtype=_dtype(config.dtype))
 
     def _lm_pattern(self) -> str:
