@@ -202,3 +202,14 @@ def test_hub_style_backbone_directory_goes_through_auto_classes(tmp_path):
     loaded = SkeletonLLM.from_pretrained(tmp_path / "ck")
     with torch.no_grad():
         assert torch.equal(m(batch), loaded(batch))
+
+
+def test_construction_is_seeded_and_leaves_global_rng_alone(model):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    again = tiny_model()
+    assert torch.equal(torch.rand(3), expected)
+    for (n, a), (_, b) in zip(model.named_parameters(), again.named_parameters()):
+        if n.startswith("renderer.") or "lora_" in n:
+            assert torch.equal(a, b), n

@@ -116,7 +116,12 @@ class SkeletonLLM(nn.Module):
     ):
         super().__init__()
         self.config = config = config or SkeletonLLMConfig()
-        torch.manual_seed(config.seed)
+        # Seeded construction (renderer, LoRA init) without touching the caller's global RNG.
+        with torch.random.fork_rng():
+            torch.manual_seed(config.seed)
+            self._build(config, _backbone)
+
+    def _build(self, config: SkeletonLLMConfig, _backbone) -> None:
         self.renderer = _build_renderer(config)
         if _backbone is None:
             _backbone = self._make_backbone(config)
@@ -431,7 +436,8 @@ class SkeletonLLM(nn.Module):
             if (path / "trained.safetensors").exists() or not (path / "backbone").is_dir():
                 trained = load_tensors(path / "trained.safetensors")
                 _load_state(model.backbone, trained, path / "trained.safetensors", strict=False)
-            model._add_lora()
+            with torch.random.fork_rng():
+                model._add_lora()  # initial values are overwritten by the saved adapter
             from peft import set_peft_model_state_dict
 
             res = set_peft_model_state_dict(
