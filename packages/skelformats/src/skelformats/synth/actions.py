@@ -592,6 +592,11 @@ def _turn(p: dict, sk: Skeleton) -> Program:
 
 
 # -------------------------------------------------------------------------------------- locomotion
+def _soft_max_angle(x: np.ndarray, limit: float, softness: float = 5.0) -> np.ndarray:
+    """``min(x, limit)`` with a smooth knee (degrees)."""
+    return limit - softness * np.logaddexp(0.0, (limit - x) / softness)
+
+
 CARRY_ARMS = _both(sh_flex=35.0, sh_abd=10.0, sh_hor=-4.0, elbow=95.0, sh_rot=-5.0)
 
 
@@ -645,9 +650,14 @@ def _gait(p: dict, sk: Skeleton, *, run: bool, carry: bool = False) -> Program:
                 )
                 sh = 2.0 - 16.0 * c
                 elbow = 8.0 + 8.0 * np.cos(2 * np.pi * (ph - 0.5))
-            out[f"{leg}_hip_flex"] = e * a * hip
-            out[f"{leg}_knee"] = e * a * knee
-            out[f"{leg}_ankle"] = e * a * ankle
+            hip_v = np.clip(e * a * hip, -30.0, 80.0)
+            knee_v = np.clip(e * a * knee, 0.0, 140.0)
+            # relative to a level sole, within the ankle's range: a swinging foot, whose shank
+            # swings far back, hangs toes-down once dorsiflexion runs out
+            level = knee_v - hip_v
+            out[f"{leg}_hip_flex"] = hip_v
+            out[f"{leg}_knee"] = knee_v
+            out[f"{leg}_ankle"] = _soft_max_angle(level + e * a * ankle, 25.0)
             if carry:
                 for dof in ("sh_flex", "sh_abd", "sh_hor", "elbow", "sh_rot"):
                     out[f"{leg}_{dof}"] = np.full(t.shape, CARRY_ARMS[f"{leg}_{dof}"])
@@ -707,7 +717,7 @@ def _gait(p: dict, sk: Skeleton, *, run: bool, carry: bool = False) -> Program:
         duration=duration,
         dofs=dofs,
         anchor="stance",
-        flat_feet=SIDES,
+        flat_feet=(),  # the gait sets its own level-sole ankles
         flights=flights,
         stance=stance,
         phases=phases,
