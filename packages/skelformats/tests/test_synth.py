@@ -610,3 +610,26 @@ def test_per_repetition_amplitude_is_recorded_and_real():
     assert np.argsort(depth).tolist() == np.argsort(amps).tolist()  # deeper squat, larger amplitude
     exact = canon("squat", seed=12, repetitions=4, variability=0.0, amplitude=0.9)
     assert [r["amplitude"] for r in exact.meta["params"]["repetition_times"]] == [0.9] * 4
+
+
+def _angle(a, b, c):
+    """Interior angle at b (degrees), (T,) from (T, 3) points."""
+    u, v = a - b, c - b
+    cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+    return np.degrees(np.arccos(np.clip(cos, -1, 1)))
+
+
+@pytest.mark.parametrize("action", ALL_ACTIONS)
+def test_joints_stay_within_anatomical_ranges(action):
+    for seed, amplitude in ((1, 1.0), (2, 1.6)):
+        m = canon(action, seed=seed, amplitude=amplitude, variability=0.3)
+        d = m.data.astype(np.float64)
+        for s in ("left", "right"):
+            knee = 180 - _angle(d[:, J[f"{s}_hip"]], d[:, J[f"{s}_knee"]], d[:, J[f"{s}_ankle"]])
+            elbow = 180 - _angle(
+                d[:, J[f"{s}_shoulder"]], d[:, J[f"{s}_elbow"]], d[:, J[f"{s}_wrist"]]
+            )
+            ankle = _angle(d[:, J[f"{s}_knee"]], d[:, J[f"{s}_ankle"]], d[:, J[f"{s}_foot"]])
+            assert knee.max() < 145 and elbow.max() < 150, (s, knee.max(), elbow.max())
+            dorsi = ankle[0] - ankle  # 0 standing; > 0 toes towards the shin
+            assert -45 < dorsi.min() and dorsi.max() < 50, (s, dorsi.min(), dorsi.max())
