@@ -136,3 +136,18 @@ def test_unknown_family_is_a_clear_error():
 
     with pytest.raises(ValueError, match="no skeletonllm bridge for model_type 'gpt2'"):
         get_bridge(Cfg(), {}, None)
+
+
+@pytest.mark.parametrize("name", ["tiny-qwen2vl", "tiny-llava"])
+def test_bridge_transform_gradcheck(name):
+    """The pixel transform (resize, normalise, tile/patchify) is differentiable: gradcheck in float64."""
+    bb = backbones.build_tiny(name, frames=8, size=(56, 56))
+    if name == "tiny-qwen2vl":
+        proc = {**bb.processor_config, "size": {"shortest_edge": 28 * 28, "longest_edge": 28 * 28}}
+        frames = torch.rand(1, 2, 3, 8, 10, dtype=torch.float64, requires_grad=True)  # upsized to 28x28
+    else:
+        proc = {**bb.processor_config, "size": {"height": 12, "width": 12}}
+        frames = torch.rand(1, 4, 3, 5, 5, dtype=torch.float64, requires_grad=True)  # 10x10 grid -> 12x12
+    br = get_bridge(bb.model.config, proc, bb.tokenizer)
+    key = "pixel_values_videos" if name == "tiny-qwen2vl" else "pixel_values"
+    assert torch.autograd.gradcheck(lambda f: br.pixel_inputs(f)[0][key], (frames,), eps=1e-6, atol=1e-5, fast_mode=True)
