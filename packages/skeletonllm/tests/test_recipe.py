@@ -166,3 +166,17 @@ def test_shipped_recipes_share_the_step_budget():
         and demo["eval"] == abl["eval"]
         and demo["defaults"] == abl["defaults"]
     )
+
+
+def test_qa_records_ask_in_the_benchmark_form():
+    from skeletonllm.distill import synthetic_samples
+    from skeletonllm.recipe import qa_records
+
+    recs = qa_records(synthetic_samples(1, actions=["wave", "jump", "sit_down"]), seed=0)
+    assert recs and {r.task for r in recs} == {"qa"}
+    for r in recs:
+        question, options = r.prompt.split(" Options: ")
+        assert question.endswith("?") and options.endswith(".")
+        assert r.target in options[:-1].split("; ")
+    assert len({r.id for r in recs}) == len(recs)
+    assert {r.meta["family"] for r in recs} >= {"counting", "posture"}

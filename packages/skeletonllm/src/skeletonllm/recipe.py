@@ -64,8 +64,8 @@ _STAGE_KEYS = {
         "yes_no",
         "ranking",
     ),
-    "cr_distill": ("rationale_weight", "answer_weight", "mix_recognition", "kd_weight"),
-    "refine": ("mix_qa",),
+    "cr_distill": ("rationale_weight", "answer_weight", "mix_recognition", "mix_qa", "kd_weight"),
+    "refine": ("mix_qa", "mix_rationales"),
 }
 
 
@@ -204,6 +204,35 @@ def recognition_records(samples, *, seed: int = 0, id_prefix: str = "rec"):
     ]
 
 
+def qa_prompt(question: str, choices) -> str:
+    """The multiple-choice prompt (the question, then the options; the form skelbench asks in)."""
+    return f"{question} Options: {'; '.join(choices)}."
+
+
+def qa_records(samples, *, seed: int = 0, id_prefix: str = "qa"):
+    """Multiple-choice QA InstructionRecords from the kinematic facts of each sample (target: the answer)."""
+    import numpy as np
+
+    from .data import InstructionRecord
+    from .reasoning import kinematic_facts, make_questions
+
+    out = []
+    for i, s in enumerate(samples):
+        rng = np.random.default_rng([seed, i])
+        for k, item in enumerate(make_questions(s.motion, kinematic_facts(s.motion), rng)):
+            out.append(
+                InstructionRecord(
+                    s.motion,
+                    qa_prompt(item.question, item.choices),
+                    item.answer,
+                    "qa",
+                    f"{id_prefix}-{s.id}-{k}",
+                    {"family": item.family, "label": s.label},
+                )
+            )
+    return out
+
+
 # ------------------------------------------------------------------------------------------- evaluation
 def recognition_accuracy(model, samples, *, prompt: str | None = None, batch_size: int = 8) -> dict:
     """Closed-set accuracy: every label scored with ``model.score``; returns accuracy, per-class and confusion."""
@@ -278,8 +307,10 @@ def _stage_records(kind: str, st: dict, doc: dict, model, samples, stage_dir: Pa
     rec = recognition_records(samples, seed=seed)
     if kind in ("warmup", "refine"):
         records = list(rec)
-        if kind == "refine" and st.get("mix_qa") and state.get("crd_records"):
+        if kind == "refine" and st.get("mix_rationales") and state.get("crd_records"):
             records += state["crd_records"]
+        if kind == "refine" and st.get("mix_qa"):
+            records += qa_records(samples, seed=seed)
         return records, LanguageModeling()
     if kind == "disc_ft":
         pairs = state.get("pairs")
@@ -323,6 +354,8 @@ def _stage_records(kind: str, st: dict, doc: dict, model, samples, stage_dir: Pa
         state["crd_records"] = records
         if st.get("mix_recognition", True):
             records = records + rec
+        if st.get("mix_qa"):
+            records = records + qa_records(samples, seed=seed)
         kd = float(st.get("kd_weight", 0.0))
         return records, CRDistill(
             teacher if (kd and getattr(teacher, "name", "") == "hf") else None, kd_weight=kd
@@ -446,6 +479,8 @@ def run_recipe(
 
 
 __all__ = [
+    "qa_prompt",
+    "qa_records",
     "KINDS",
     "DEFAULT_TRAINABLE",
     "RecipeError",
