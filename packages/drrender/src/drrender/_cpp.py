@@ -1,6 +1,6 @@
 """Build-on-first-use of the C++/OpenMP rasteriser kernel (``_kernels/raster.cpp``).
 
-The kernel has a plain C ABI and includes no torch headers, so one ``c++ -O3 -fopenmp`` call builds it in
+The kernel has a plain C ABI and includes no torch headers, so one ``c++ -O3`` call builds it in
 about a second; it is loaded with ctypes. The shared object is cached in the torch extensions directory
 (``$TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``) under a name keyed by the source hash, and is
 written atomically so that concurrent processes never load a half-written file. Nothing is compiled at
@@ -46,9 +46,28 @@ def build_dir() -> Path:
     return root / "drrender"
 
 
+_FLAGS = ["-O3", "-std=c++17", "-fPIC", "-shared", "-fopenmp-simd", "-pthread", "-fno-math-errno", "-fno-trapping-math"]
+_NATIVE = ["-march=native"]
+
+
+def _cpu_fingerprint() -> str:
+    """CPU feature flags: the library is built with -march=native, so the cache key must follow the CPU."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return line
+    except OSError:
+        pass
+    import platform
+
+    return platform.machine() + platform.processor()
+
+
 def library_path() -> Path:
     src = _source()
-    key = hashlib.sha256((src + sys.platform + (_compiler() or "")).encode()).hexdigest()[:16]
+    ident = "\n".join([src, sys.platform, _compiler() or "", " ".join(_FLAGS + _NATIVE), _cpu_fingerprint()])
+    key = hashlib.sha256(ident.encode()).hexdigest()[:16]
     return build_dir() / f"drrender_raster_{key}.so"
 
 
@@ -61,8 +80,11 @@ def _build(path: Path) -> None:
         src = Path(tmp) / "raster.cpp"
         src.write_text(_source())
         out = Path(tmp) / path.name
-        cmd = [cxx, "-O3", "-std=c++17", "-fPIC", "-shared", "-fopenmp", str(src), "-o", str(out)]
+        cmd = [cxx, *_FLAGS, *_NATIVE, str(src), "-o", str(out)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:  # a compiler without -march=native still gets a portable build
+            cmd = [cxx, *_FLAGS, str(src), "-o", str(out)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
         os.replace(out, path)

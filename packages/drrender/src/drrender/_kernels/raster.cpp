@@ -1,4 +1,4 @@
-// Soft capsule rasteriser: forward and recomputing backward, one OpenMP task per frame.
+// Soft capsule rasteriser: forward and recomputing backward, frames spread over a few threads.
 // Plain C ABI (called through ctypes) so that it compiles in about a second without torch headers.
 // Must compute exactly the function of drrender/reference.py; see that module for the image model.
 //
@@ -6,9 +6,12 @@
 // colors (N, P, 3), background (N, 3), out / grad_out (N, 3, H, W)
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -18,6 +21,61 @@ constexpr double kEps = 1e-3;
 constexpr double kLogitEps = -6.906754778648554;  // log(eps / (1 - eps))
 constexpr double kDistEps2 = 1e-6;
 constexpr double kDegenerate2 = 1e-12;
+
+// Value-semantics min/max (std::min/max return references, which keeps GCC from if-converting loops).
+template <typename T>
+__attribute__((always_inline)) inline T vmax(T a, T b) { return a > b ? a : b; }
+template <typename T>
+__attribute__((always_inline)) inline T vmin(T a, T b) { return a < b ? a : b; }
+
+// Branch-free exp/log (Cephes polynomials, ~1 ulp in float) that GCC vectorises inside `omp simd` loops;
+// doubles use libm (they serve gradient checks, not speed).
+__attribute__((always_inline)) inline float vexp(float x) {
+  x = vmin(vmax(x, -87.0f), 88.0f);
+  float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float r2 = r * r;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r2 + r + 1.0f;
+  int32_t bits = ((int32_t)n + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+inline double vexp(double x) { return std::exp(x); }
+
+// Natural log for normal positive floats (callers clamp away zeros).
+__attribute__((always_inline)) inline float vlog(float x) {
+  int32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  int32_t e = ((bits >> 23) & 0xff) - 126;
+  int32_t mbits = (bits & 0x007fffff) | 0x3f000000;  // mantissa in [0.5, 1)
+  float m;
+  std::memcpy(&m, &mbits, sizeof m);
+  bool small = m < 0.707106781186547524f;
+  float fe = (float)e - (small ? 1.0f : 0.0f);
+  float xm = small ? (m + m - 1.0f) : (m - 1.0f);
+  float z = xm * xm;
+  float y = 7.0376836292e-2f;
+  y = y * xm - 1.1514610310e-1f;
+  y = y * xm + 1.1676998740e-1f;
+  y = y * xm - 1.2420140846e-1f;
+  y = y * xm + 1.4249322787e-1f;
+  y = y * xm - 1.6668057665e-1f;
+  y = y * xm + 2.0000714765e-1f;
+  y = y * xm - 2.4999993993e-1f;
+  y = y * xm + 3.3333331174e-1f;
+  y = y * xm * z;
+  y += -2.12194440e-4f * fe;
+  y += -0.5f * z;
+  return xm + y + 0.693359375f * fe;
+}
+inline double vlog(double x) { return std::log(x); }
 
 template <typename T>
 struct Capsule {
@@ -109,13 +167,19 @@ inline bool sample(const Capsule<T>& c, T px, T py, T s, Sample<T>& out) {
   return true;
 }
 
-// Per-pixel accumulators of one frame: running max of log-weights, softmax normaliser, weighted colour,
-// transmittance.
+// Per-pixel accumulators of one frame: running max of log-weights (finite sentinel so that the
+// branch-free update never computes inf - inf), softmax normaliser, weighted colour planes, transmittance.
 template <typename T>
 struct Accum {
+  static constexpr T kNone = T(-1e30);
+  static constexpr int kBlock = 8;  // pixels per vector block; rows are padded to a multiple of it
   std::vector<T> m, S, C, Tr;
-  void reset(int64_t HW) {
-    m.assign(HW, -std::numeric_limits<T>::infinity());
+  int64_t HW = 0;  // padded plane size
+  int stride = 0;
+  void reset(int H, int W) {
+    stride = (W + kBlock - 1) / kBlock * kBlock;
+    HW = (int64_t)H * stride;
+    m.assign(HW, kNone);
     S.assign(HW, T(0));
     C.assign(3 * HW, T(0));
     Tr.assign(HW, T(1));
@@ -135,36 +199,92 @@ inline void for_each_sample(const Capsule<T>& c, T s, F&& f) {
   }
 }
 
+// Adds capsule c to the accumulators; one vectorised loop per image row.
+template <typename T>
+void splat(const Capsule<T>& c, const T* col, int W, T s, T k, Accum<T>& acc) {
+  const T am_o = T(kAlphaMax) * c.o, eps = T(kEps), inv1meps = T(1) / (T(1) - T(kEps));
+  const T dz = c.bz - c.az, rr = c.r;
+  const T c0v = col[0], c1v = col[1], c2v = col[2];
+  for (int y = c.y0; y <= c.y1; ++y) {
+    const T py = T(y) + T(0.5);
+    int x0, x1;
+    if (!c.row_span(py, x0, x1)) continue;
+    const int64_t base = (int64_t)y * acc.stride;
+    T* __restrict m = acc.m.data() + base;
+    T* __restrict S = acc.S.data() + base;
+    T* __restrict C0 = acc.C.data() + base;
+    T* __restrict C1 = acc.C.data() + acc.HW + base;
+    T* __restrict C2 = acc.C.data() + 2 * acc.HW + base;
+    T* __restrict Tr = acc.Tr.data() + base;
+    const T wy = py - c.ay;
+    // Whole aligned blocks: pixels outside the span (or in the row padding) get alpha = 0, a no-op, and
+    // the fixed trip count lets the compiler vectorise without a scalar remainder loop.
+    for (int xb = x0 / Accum<T>::kBlock * Accum<T>::kBlock; xb <= x1; xb += Accum<T>::kBlock) {
+#pragma omp simd
+    for (int x = xb; x < xb + Accum<T>::kBlock; ++x) {
+      const T wx = T(x) + T(0.5) - c.ax;
+      T t = (wx * c.dx + wy * c.dy) * c.inv_dd;  // inv_dd = 0 for discs -> t = 0
+      t = vmin(vmax(t, T(0)), T(1));
+      const T ex = wx - t * c.dx, ey = wy - t * c.dy;
+      const T d = std::sqrt(ex * ex + ey * ey + T(kDistEps2));
+      const T u = vmax(s * (rr - d), T(-80));
+      const T sig = T(1) / (T(1) + vexp(-u));
+      const T alpha = am_o * vmax((sig - eps) * inv1meps, T(0));
+      const bool on = alpha > T(0);
+      // Computed unconditionally and then selected, so the loop has no branches to block vectorisation.
+      const T lraw = vlog(vmax(alpha, T(1e-30))) - k * (c.az + t * dz);
+      const T L = on ? lraw : Accum<T>::kNone;
+      const T mo = m[x];
+      const T mn = vmax(mo, L);
+      const T eo = vexp(mo - mn);
+      const T eraw = vexp(L - mn);
+      const T en = on ? eraw : T(0);
+      S[x] = S[x] * eo + en;
+      C0[x] = C0[x] * eo + en * c0v;
+      C1[x] = C1[x] * eo + en * c1v;
+      C2[x] = C2[x] * eo + en * c2v;
+      m[x] = mn;
+      Tr[x] *= (T(1) - alpha);
+    }
+    }
+  }
+}
+
 template <typename T>
 void accumulate(const T* prims, const T* colors, int64_t P, int H, int W, T s, T k, Accum<T>& acc) {
   for (int64_t p = 0; p < P; ++p) {
     Capsule<T> c;
     if (!c.setup(prims + 8 * p, s, H, W)) continue;
-    const T* col = colors + 3 * p;
-    for_each_sample(c, s, [&](int y, int x, const Sample<T>& smp) {
-      if (!(smp.alpha > 0)) return;
-      int64_t i = (int64_t)y * W + x;
-      acc.Tr[i] *= (T(1) - smp.alpha);
-      T L = std::log(smp.alpha) - k * smp.z;
-      if (L > acc.m[i]) {
-        T sc = std::exp(acc.m[i] - L);
-        acc.S[i] = acc.S[i] * sc + T(1);
-        for (int ch = 0; ch < 3; ++ch) acc.C[3 * i + ch] = acc.C[3 * i + ch] * sc + col[ch];
-        acc.m[i] = L;
-      } else {
-        T e = std::exp(L - acc.m[i]);
-        acc.S[i] += e;
-        for (int ch = 0; ch < 3; ++ch) acc.C[3 * i + ch] += e * col[ch];
-      }
-    });
+    splat(c, colors + 3 * p, W, s, k, acc);
   }
-  int64_t HW = (int64_t)H * W;
-  for (int64_t i = 0; i < HW; ++i) {
-    if (acc.S[i] > 0) {
-      T inv = T(1) / acc.S[i];
-      for (int ch = 0; ch < 3; ++ch) acc.C[3 * i + ch] *= inv;
-    }
+  // Normalise the weighted colours (uncovered pixels keep 0: their transmittance is 1).
+  T* __restrict S = acc.S.data();
+  T* __restrict C = acc.C.data();
+  const int64_t n = acc.HW;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const T inv = S[i] > 0 ? T(1) / vmax(S[i], T(1e-30)) : T(0);
+    C[i] *= inv;
+    C[n + i] *= inv;
+    C[2 * n + i] *= inv;
   }
+}
+
+// Runs body(n, state) for every frame n in [0, N) on `threads` threads pulling frames from a shared
+// counter. Plain std::thread with blocking joins: unlike an OpenMP team, idle threads never spin, which
+// matters on small machines shared with other work.
+template <typename State, typename F>
+void parallel_frames(int64_t N, int threads, F&& body) {
+  std::atomic<int64_t> next(0);
+  auto work = [&]() {
+    State st;
+    for (int64_t n = next.fetch_add(1); n < N; n = next.fetch_add(1)) body(n, st);
+  };
+  const int nt = (int)std::max<int64_t>(1, std::min<int64_t>(threads, N));
+  std::vector<std::thread> pool;
+  for (int i = 1; i < nt; ++i) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
 }
 
 template <typename T>
@@ -172,22 +292,30 @@ void forward(const T* prims, const T* colors, const T* bg, int64_t N, int64_t P,
              int threads, T* out) {
   const int64_t HW = (int64_t)H * W;
   const T k = s * g;
-#pragma omp parallel num_threads(threads)
-  {
-    Accum<T> acc;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t n = 0; n < N; ++n) {
-      acc.reset(HW);
+  parallel_frames<Accum<T>>(N, threads, [&](int64_t n, Accum<T>& acc) {
+      acc.reset(H, W);
       accumulate(prims + n * P * 8, colors + n * P * 3, P, H, W, s, k, acc);
       T* o = out + n * 3 * HW;
       const T* b = bg + 3 * n;
-      for (int64_t i = 0; i < HW; ++i) {
-        T tr = acc.Tr[i];
-        for (int ch = 0; ch < 3; ++ch) o[ch * HW + i] = (T(1) - tr) * acc.C[3 * i + ch] + tr * b[ch];
+      const int64_t PW = acc.HW;
+      for (int y = 0; y < H; ++y) {
+        const T* tr = acc.Tr.data() + (int64_t)y * acc.stride;
+        for (int ch = 0; ch < 3; ++ch) {
+          const T* cc = acc.C.data() + ch * PW + (int64_t)y * acc.stride;
+          T* oo = o + ch * HW + (int64_t)y * W;
+          const T bc = b[ch];
+#pragma omp simd
+          for (int x = 0; x < W; ++x) oo[x] = (T(1) - tr[x]) * cc[x] + tr[x] * bc;
+        }
       }
-    }
-  }
+  });
 }
+
+template <typename T>
+struct BackwardState {
+  Accum<T> acc;
+  std::vector<T> gC, gT, Sg, invS;
+};
 
 template <typename T>
 void backward(const T* prims, const T* colors, const T* bg, const T* grad_out, int64_t N, int64_t P, int H,
@@ -195,38 +323,37 @@ void backward(const T* prims, const T* colors, const T* bg, const T* grad_out, i
   const int64_t HW = (int64_t)H * W;
   const T k = s * g;
   const T am = T(kAlphaMax), eps = T(kEps);
-#pragma omp parallel num_threads(threads)
-  {
-    Accum<T> acc;
-    std::vector<T> gC, gT, Sg, invS;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t n = 0; n < N; ++n) {
+  parallel_frames<BackwardState<T>>(N, threads, [&](int64_t n, BackwardState<T>& state) {
+      Accum<T>& acc = state.acc;
+      std::vector<T>&gC = state.gC, &gT = state.gT, &Sg = state.Sg, &invS = state.invS;
       const T* pr = prims + n * P * 8;
       const T* co = colors + n * P * 3;
       const T* b = bg + 3 * n;
       const T* G = grad_out + n * 3 * HW;
-      acc.reset(HW);
+      acc.reset(H, W);
       accumulate(pr, co, P, H, W, s, k, acc);
+      const int64_t PW = acc.HW, st = acc.stride;
       gC.assign(3 * HW, T(0));
       gT.assign(HW, T(0));
       Sg.assign(HW, T(0));
       invS.assign(HW, T(0));
       T gb[3] = {0, 0, 0};
       for (int64_t i = 0; i < HW; ++i) {
-        T tr = acc.Tr[i];
+        const int64_t a = (i / W) * st + i % W;
+        T tr = acc.Tr[a];
         T gt = 0, sg = 0;
         for (int ch = 0; ch < 3; ++ch) {
           T go = G[ch * HW + i];
           T gc = go * (T(1) - tr);
           gC[3 * i + ch] = gc;
-          gt += go * (b[ch] - acc.C[3 * i + ch]);
-          sg += gc * acc.C[3 * i + ch];
+          gt += go * (b[ch] - acc.C[ch * PW + a]);
+          sg += gc * acc.C[ch * PW + a];
           gb[ch] += go * tr;
         }
         gT[i] = gt;
         Sg[i] = sg;
-        invS[i] = acc.S[i] > 0 ? T(1) / acc.S[i] : T(0);
-        if (!(acc.m[i] > -std::numeric_limits<T>::infinity())) acc.m[i] = 0;
+        invS[i] = acc.S[a] > 0 ? T(1) / acc.S[a] : T(0);
+        if (!(acc.S[a] > 0)) acc.m[a] = 0;
       }
       for (int ch = 0; ch < 3; ++ch) g_bg[3 * n + ch] = gb[ch];
       for (int64_t p = 0; p < P; ++p) {
@@ -241,14 +368,15 @@ void backward(const T* prims, const T* colors, const T* bg, const T* grad_out, i
           int64_t i = (int64_t)y * W + x;
           T px = T(x) + T(0.5), py = T(y) + T(0.5);
           // d(weight)/d(alpha); the clamp only matters for zero-opacity primitives at uncovered pixels.
-          T beta = invS[i] > 0 ? std::exp(std::min(-k * smp.z - acc.m[i], T(80))) * invS[i] : T(0);
+          const int64_t a = (int64_t)y * st + x;
+          T beta = invS[i] > 0 ? std::exp(std::min(-k * smp.z - acc.m[a], T(80))) * invS[i] : T(0);
           T w = smp.alpha * beta;
           T dot = -Sg[i];
           for (int ch = 0; ch < 3; ++ch) {
             acc_c[ch] += gC[3 * i + ch] * w;
             dot += gC[3 * i + ch] * col[ch];
           }
-          T tr = acc.Tr[i];
+          T tr = acc.Tr[a];
           T ga = beta * dot - gT[i] * tr / (T(1) - smp.alpha);
           T gz = -k * w * dot;
           acc_p[7] += ga * am * smp.st;
@@ -275,8 +403,7 @@ void backward(const T* prims, const T* colors, const T* bg, const T* grad_out, i
         for (int j = 0; j < 8; ++j) gp[j] = acc_p[j];
         for (int ch = 0; ch < 3; ++ch) gcol[ch] = acc_c[ch];
       }
-    }
-  }
+  });
 }
 
 }  // namespace
