@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-
+from drr_helpers import LAYOUTS, motion, part_tags
 from drrender import DrAction, TemporalSampler
 from drrender.png import grid, save_png
-
-from conftest import LAYOUTS, motion, part_tags
 
 
 def batch(layout, B=2, T=12, dims=3):
@@ -46,7 +44,12 @@ def test_differentiable_end_to_end():
     torch.manual_seed(1)
     model = DrAction(frames=3, size=(32, 32), views=2, trails=1)
     joints = batch("kinect20", T=10).requires_grad_()
-    out = model(joints, LAYOUTS["kinect20"][1], part_tags=part_tags("kinect20"), lengths=torch.tensor([10, 7]))
+    out = model(
+        joints,
+        LAYOUTS["kinect20"][1],
+        part_tags=part_tags("kinect20"),
+        lengths=torch.tensor([10, 7]),
+    )
     (out * torch.randn_like(out)).sum().backward()
     assert torch.isfinite(joints.grad).all() and joints.grad.abs().sum() > 0
     for name, p in model.named_parameters():
@@ -59,7 +62,9 @@ def test_gradcheck_float64_through_module():
     model = DrAction(frames=2, size=(10, 10), sharpness=1.0).double()
     edges = [[0, 1], [1, 2], [1, 3]]
     joints = torch.randn(1, 3, 4, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda j: model(j, edges), [joints], atol=1e-6, rtol=1e-4, fast_mode=True)
+    assert torch.autograd.gradcheck(
+        lambda j: model(j, edges), [joints], atol=1e-6, rtol=1e-4, fast_mode=True
+    )
 
 
 def test_masked_joints_leave_no_trace(model):
@@ -110,7 +115,11 @@ def test_tiled_views_match_stacked_views():
     # Three views tile a 2 x 2 grid; the unused tile is background.
     three = DrAction(frames=2, size=(40, 40), views=3)
     out = three(joints, edges)
-    assert three.grid == (2, 2) and out.shape == (2, 2, 3, 40, 40) and out[..., 20:, 20:].abs().max() == 0
+    assert (
+        three.grid == (2, 2)
+        and out.shape == (2, 2, 3, 40, 40)
+        and out[..., 20:, 20:].abs().max() == 0
+    )
 
 
 def test_temporal_sampler_weights():

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import drrender
 import pytest
 import torch
-
-import drrender
+from drr_helpers import LAYOUTS, motion
 from drrender import _cpp, raster
-
-from conftest import LAYOUTS, motion
 
 
 @pytest.fixture

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import math
 
+import drrender
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import drrender
+from drr_helpers import LAYOUTS, motion
 from drrender import Camera, axis_angle_to_matrix, reference
 from drrender.png import grid, save_png
-
-from conftest import LAYOUTS, motion
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SIMPLE_EDGES = [[0, 1], [1, 2], [2, 3], [1, 4]]
 
@@ -29,7 +27,9 @@ def random_joints(shape, seed=0, dtype=torch.float32):
 @pytest.mark.parametrize("size", [(24, 32), (40, 40)])
 def test_forward_matches_reference(backend, layout, dims, size):
     _, edges = LAYOUTS[layout]
-    joints = torch.stack([motion(layout, 4, dims=dims, seed=s) for s in range(2)])  # (2, 4, J, dims)
+    joints = torch.stack(
+        [motion(layout, 4, dims=dims, seed=s) for s in range(2)]
+    )  # (2, 4, J, dims)
     J = joints.shape[-2]
     g = torch.Generator().manual_seed(1)
     kw = dict(
@@ -79,8 +79,17 @@ def _gradcheck_fn(render_fn, size=(9, 11)):
     def fn(joints, colors, widths, opacity, rotvec, translation, focal, background):
         cam = Camera(axis_angle_to_matrix(rotvec), translation, focal)
         return render_fn(
-            joints, SIMPLE_EDGES, size=size, joint_colors=colors, bone_width=widths, opacity=opacity,
-            camera=cam, joint_radius=1.2, sharpness=1.5, depth_gain=0.1, background=background,
+            joints,
+            SIMPLE_EDGES,
+            size=size,
+            joint_colors=colors,
+            bone_width=widths,
+            opacity=opacity,
+            camera=cam,
+            joint_radius=1.2,
+            sharpness=1.5,
+            depth_gain=0.1,
+            background=background,
         )
 
     return fn
@@ -105,14 +114,19 @@ def _gradcheck_inputs():
 def test_gradcheck_float64(impl, request):
     if impl == "cpp":
         request.getfixturevalue("cpp_backend")
-    render_fn = reference.render if impl == "reference" else (
-        lambda *a, **k: drrender.render(*a, backend=impl, **k))
+    render_fn = (
+        reference.render
+        if impl == "reference"
+        else (lambda *a, **k: drrender.render(*a, backend=impl, **k))
+    )
     inputs = [x.requires_grad_() for x in _gradcheck_inputs()]
     out = _gradcheck_fn(render_fn)(*inputs)
     drawn = ((out - inputs[-1][:, None, None]).abs().amax(-3) > 0.05).float().mean()
     assert out.dtype == torch.float64 and 0.1 < drawn < 0.9
     # fast_mode checks random projections of the Jacobian: full coverage of inputs at a fraction of the cost.
-    assert torch.autograd.gradcheck(_gradcheck_fn(render_fn), inputs, atol=1e-6, rtol=1e-4, fast_mode=True)
+    assert torch.autograd.gradcheck(
+        _gradcheck_fn(render_fn), inputs, atol=1e-6, rtol=1e-4, fast_mode=True
+    )
 
 
 def test_gradcheck_default_camera_and_2d(backend):
@@ -148,7 +162,9 @@ def test_masked_joints_leave_no_trace(backend):
     kept_edges = [[remap[a], remap[b]] for a, b in edges if a in remap and b in remap]
     colors = torch.rand(25, 3, generator=torch.Generator().manual_seed(0))
     kw = dict(size=(48, 48), backend=backend)
-    expected = drrender.render(joints[:, keep], kept_edges, camera=cam, joint_colors=colors[keep], **kw)
+    expected = drrender.render(
+        joints[:, keep], kept_edges, camera=cam, joint_colors=colors[keep], **kw
+    )
     garbage.requires_grad_()
     out = drrender.render(garbage, edges, camera=cam, mask=mask, joint_colors=colors, **kw)
     assert torch.allclose(out, expected, atol=1e-6)
@@ -156,8 +172,11 @@ def test_masked_joints_leave_no_trace(backend):
     assert torch.isfinite(garbage.grad).all() and (garbage.grad[:, hidden] == 0).all()
     # The default camera ignores masked joints too.
     auto = drrender.render(garbage.detach(), edges, mask=mask, joint_colors=colors, **kw)
-    assert torch.allclose(auto, drrender.render(joints[:, keep], kept_edges, joint_colors=colors[keep], **kw),
-                          atol=1e-5)
+    assert torch.allclose(
+        auto,
+        drrender.render(joints[:, keep], kept_edges, joint_colors=colors[keep], **kw),
+        atol=1e-5,
+    )
 
 
 def _golden_scene():
@@ -166,8 +185,15 @@ def _golden_scene():
     edges = [[0, 1], [1, 2], [1, 3], [0, 4]]
     colors = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
     cam = Camera(torch.eye(3), torch.zeros(3), torch.tensor(4.0))
-    kw = dict(size=(32, 32), bone_colors=colors, bone_width=4.0, joint_radius=0, camera=cam,
-              background=torch.tensor([0.05, 0.05, 0.05]), sharpness=3.0)
+    kw = dict(
+        size=(32, 32),
+        bone_colors=colors,
+        bone_width=4.0,
+        joint_radius=0,
+        camera=cam,
+        background=torch.tensor([0.05, 0.05, 0.05]),
+        sharpness=3.0,
+    )
     return joints, edges, colors, kw
 
 
@@ -193,11 +219,23 @@ def test_golden_image(backend):
 def test_sharpness_tends_to_hard_rasteriser(backend):
     """At large sharpness the image equals a hard z-buffer: inside test + nearest primitive wins."""
     joints = torch.tensor([[[-1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.5], [0.0, 1.0, 0.5]]])
-    edges = [[0, 1], [2, 3]]  # a cross; the vertical bone is nearer to the camera (z = 0.5 -> depth smaller)
+    edges = [
+        [0, 1],
+        [2, 3],
+    ]  # a cross; the vertical bone is nearer to the camera (z = 0.5 -> depth smaller)
     colors = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     cam = Camera(torch.eye(3), torch.zeros(3), torch.tensor(10.0))
-    out = drrender.render(joints, edges, size=(32, 32), bone_colors=colors, bone_width=4.0, joint_radius=0,
-                          camera=cam, sharpness=200.0, backend=backend)[0]
+    out = drrender.render(
+        joints,
+        edges,
+        size=(32, 32),
+        bone_colors=colors,
+        bone_width=4.0,
+        joint_radius=0,
+        camera=cam,
+        sharpness=200.0,
+        backend=backend,
+    )[0]
     v, u = np.mgrid[0:32, 0:32] + 0.5
 
     def inside(a, b):  # distance from pixel centres to segment a-b <= half width
@@ -208,7 +246,9 @@ def test_sharpness_tends_to_hard_rasteriser(backend):
 
     expected = np.zeros((3, 32, 32))
     expected[:, inside((6, 16), (26, 16))] = np.array([1, 0, 0])[:, None]
-    expected[:, inside((16, 26), (16, 6))] = np.array([0, 0, 1])[:, None]  # the nearer bone is on top
+    expected[:, inside((16, 26), (16, 6))] = np.array([0, 0, 1])[
+        :, None
+    ]  # the nearer bone is on top
     # Pixel centres are >= 0.12 px from every edge, so each is clearly inside or outside.
     assert np.abs(out.numpy() - expected).max() < 2e-3
 
@@ -223,7 +263,9 @@ def test_translation_equivariance(dx, dy, seed):
     """Shifting 2D joints by whole pixels shifts the image (away from the borders)."""
     g = torch.Generator().manual_seed(seed)
     joints = 0.6 * torch.randn(2, 5, 2, generator=g, dtype=torch.float64)
-    cam = Camera(torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), torch.tensor(6.0))
+    cam = Camera(
+        torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), torch.tensor(6.0)
+    )
     kw = dict(size=(48, 48), camera=cam, bone_width=3.0)
     a = drrender.render(joints, SIMPLE_EDGES, **kw)
     shift = torch.tensor([dx / 6.0, -dy / 6.0], dtype=torch.float64)  # v grows downwards
@@ -244,9 +286,15 @@ def test_output_in_unit_range(seed, dims, sharpness, kind):
     g = torch.Generator().manual_seed(seed)
     joints = 3 * torch.randn(2, 5, dims, generator=g)
     out = drrender.render(
-        joints, SIMPLE_EDGES, size=(20, 20), sharpness=sharpness, camera=kind,
-        joint_colors=torch.rand(5, 3, generator=g), opacity=torch.rand(5, generator=g),
-        bone_width=6 * torch.rand(4, generator=g), background=torch.rand(3, generator=g),
+        joints,
+        SIMPLE_EDGES,
+        size=(20, 20),
+        sharpness=sharpness,
+        camera=kind,
+        joint_colors=torch.rand(5, 3, generator=g),
+        opacity=torch.rand(5, generator=g),
+        bone_width=6 * torch.rand(4, generator=g),
+        background=torch.rand(3, generator=g),
     )
     assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
 
@@ -256,7 +304,9 @@ def test_camera_fit_fills_frame():
     cam = drrender.fit_camera(joints, (64, 48), margin=0.1)
     uv, _ = cam.project(joints, (64, 48))
     lo, hi = uv.reshape(-1, 2).amin(0), uv.reshape(-1, 2).amax(0)
-    assert (lo >= torch.tensor([4.8, 6.4]) - 1e-4).all() and (hi <= torch.tensor([43.2, 57.6]) + 1e-4).all()
+    assert (lo >= torch.tensor([4.8, 6.4]) - 1e-4).all() and (
+        hi <= torch.tensor([43.2, 57.6]) + 1e-4
+    ).all()
     # The limiting axis (height of a standing body) spans exactly the frame minus the margins.
     assert hi[1] - lo[1] == pytest.approx(64 * 0.8, rel=1e-5)
     assert ((lo + hi) / 2).tolist() == pytest.approx([24.0, 32.0], abs=1e-4)
@@ -288,9 +338,18 @@ def test_save_png_per_layout(output_dir):
         (lambda: drrender.render(torch.zeros(2, 5, 4), SIMPLE_EDGES), r"2 or 3"),
         (lambda: drrender.render(torch.zeros(2, 5, 3), [[0, 9]]), r"J=5"),
         (lambda: drrender.render(torch.zeros(2, 5, 3), [0, 1, 2]), r"\(E, 2\)"),
-        (lambda: drrender.render(torch.zeros(2, 5, 3), SIMPLE_EDGES, mask=torch.ones(3, 5)), "mask"),
-        (lambda: drrender.render(torch.zeros(2, 5, 3), SIMPLE_EDGES, bone_width=torch.ones(7)), "bone_width"),
-        (lambda: drrender.render(torch.zeros(2, 5, 3), SIMPLE_EDGES, backend="gpu"), "unknown backend"),
+        (
+            lambda: drrender.render(torch.zeros(2, 5, 3), SIMPLE_EDGES, mask=torch.ones(3, 5)),
+            "mask",
+        ),
+        (
+            lambda: drrender.render(torch.zeros(2, 5, 3), SIMPLE_EDGES, bone_width=torch.ones(7)),
+            "bone_width",
+        ),
+        (
+            lambda: drrender.render(torch.zeros(2, 5, 3), SIMPLE_EDGES, backend="gpu"),
+            "unknown backend",
+        ),
         (lambda: drrender.render(torch.zeros(2, 5, 3), SIMPLE_EDGES, camera="fisheye"), "kind"),
     ],
 )

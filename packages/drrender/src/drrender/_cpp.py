@@ -46,7 +46,16 @@ def build_dir() -> Path:
     return root / "drrender"
 
 
-_FLAGS = ["-O3", "-std=c++17", "-fPIC", "-shared", "-fopenmp-simd", "-pthread", "-fno-math-errno", "-fno-trapping-math"]
+_FLAGS = [
+    "-O3",
+    "-std=c++17",
+    "-fPIC",
+    "-shared",
+    "-fopenmp-simd",
+    "-pthread",
+    "-fno-math-errno",
+    "-fno-trapping-math",
+]
 _NATIVE = ["-march=native"]
 
 
@@ -66,7 +75,9 @@ def _cpu_fingerprint() -> str:
 
 def library_path() -> Path:
     src = _source()
-    ident = "\n".join([src, sys.platform, _compiler() or "", " ".join(_FLAGS + _NATIVE), _cpu_fingerprint()])
+    ident = "\n".join(
+        [src, sys.platform, _compiler() or "", " ".join(_FLAGS + _NATIVE), _cpu_fingerprint()]
+    )
     key = hashlib.sha256(ident.encode()).hexdigest()[:16]
     return build_dir() / f"drrender_raster_{key}.so"
 

@@ -64,7 +64,11 @@ class Appearance(nn.Module):
         # Index num_part_tags is the embedding used when no tags are given.
         self.parts = nn.Embedding(num_part_tags + 1, part_dim)
         self.mlp = nn.Sequential(
-            nn.Linear(6 + part_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 6)
+            nn.Linear(6 + part_dim, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, 6),
         )
         with torch.no_grad():
             self.mlp[-1].bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 2.0]))
@@ -129,7 +133,9 @@ class DrAction(nn.Module):
         if views < 1:
             raise ValueError(f"DrAction: views must be >= 1, got {views}")
         if view_layout not in VIEW_LAYOUTS:
-            raise ValueError(f"DrAction: view_layout must be one of {VIEW_LAYOUTS}, got {view_layout!r}")
+            raise ValueError(
+                f"DrAction: view_layout must be one of {VIEW_LAYOUTS}, got {view_layout!r}"
+            )
         if trails < 0:
             raise ValueError(f"DrAction: trails must be >= 0, got {trails}")
         bg = torch.as_tensor(background, dtype=torch.float32).expand(3).clone()
@@ -145,7 +151,9 @@ class DrAction(nn.Module):
         self.appearance = Appearance(self.num_part_tags, part_dim, hidden)
         # Views start spread in yaw over half a turn (front, then sides); zoom and shift start neutral.
         yaw = torch.arange(self.views, dtype=torch.float32) * (math.pi / self.views)
-        self.view_rotvec = nn.Parameter(torch.stack([torch.zeros_like(yaw), yaw, torch.zeros_like(yaw)], -1))
+        self.view_rotvec = nn.Parameter(
+            torch.stack([torch.zeros_like(yaw), yaw, torch.zeros_like(yaw)], -1)
+        )
         self.view_log_zoom = nn.Parameter(torch.zeros(self.views))
         self.view_shift = nn.Parameter(torch.zeros(self.views, 2))
         if self.velocity_color:
@@ -153,7 +161,9 @@ class DrAction(nn.Module):
             self.velocity_gain = nn.Parameter(torch.tensor(3.0))
         if self.trails:
             self.trail_decay = nn.Parameter(torch.tensor(0.0))  # sigmoid -> 0.5 per step
-            self.trail_spacing = nn.Parameter(torch.tensor(0.0))  # softplus-ish spacing, see _trail_offsets
+            self.trail_spacing = nn.Parameter(
+                torch.tensor(0.0)
+            )  # softplus-ish spacing, see _trail_offsets
 
     # ------------------------------------------------------------------------------------------- helpers
     @property
@@ -170,8 +180,10 @@ class DrAction(nn.Module):
         return self.size[0] // rows, self.size[1] // cols
 
     def extra_repr(self) -> str:
-        return (f"frames={self.frames}, size={self.size}, views={self.views}, layout={self.view_layout}, "
-                f"num_part_tags={self.num_part_tags}, velocity_color={self.velocity_color}, trails={self.trails}")
+        return (
+            f"frames={self.frames}, size={self.size}, views={self.views}, layout={self.view_layout}, "
+            f"num_part_tags={self.num_part_tags}, velocity_color={self.velocity_color}, trails={self.trails}"
+        )
 
     def _check(self, joints, edges, mask, part_tags, lengths):
         if not isinstance(joints, Tensor) or joints.ndim != 4 or joints.shape[-1] not in (2, 3):
@@ -182,15 +194,21 @@ class DrAction(nn.Module):
         if mask is None:
             mask = torch.ones(B, T, J, device=joints.device)
         elif tuple(mask.shape) != (B, T, J):
-            raise ValueError(f"DrAction: mask must have shape (B, T, J) = {(B, T, J)}, got {tuple(mask.shape)}")
+            raise ValueError(
+                f"DrAction: mask must have shape (B, T, J) = {(B, T, J)}, got {tuple(mask.shape)}"
+            )
         if lengths is None:
             lengths = torch.full((B,), T, device=joints.device)
         else:
             lengths = torch.as_tensor(lengths, device=joints.device)
             if lengths.shape != (B,) or lengths.is_floating_point():
-                raise ValueError(f"DrAction: lengths must be (B,) = ({B},) integers, got {tuple(lengths.shape)}")
+                raise ValueError(
+                    f"DrAction: lengths must be (B,) = ({B},) integers, got {tuple(lengths.shape)}"
+                )
             if int(lengths.min()) < 1 or int(lengths.max()) > T:
-                raise ValueError(f"DrAction: lengths must lie in [1, T={T}], got {lengths.tolist()}")
+                raise ValueError(
+                    f"DrAction: lengths must lie in [1, T={T}], got {lengths.tolist()}"
+                )
         if part_tags is None:
             tags = torch.full((B, J), self.num_part_tags, dtype=torch.long, device=joints.device)
         else:
@@ -200,17 +218,25 @@ class DrAction(nn.Module):
             if tags.shape == (J,):
                 tags = tags[None].expand(B, J)
             if tags.shape != (B, J):
-                raise ValueError(f"DrAction: part_tags must be (J,) or (B, J) with J={J}, got {tuple(tags.shape)}")
+                raise ValueError(
+                    f"DrAction: part_tags must be (J,) or (B, J) with J={J}, got {tuple(tags.shape)}"
+                )
             if tags.numel() and (int(tags.min()) < 0 or int(tags.max()) >= self.num_part_tags):
-                raise ValueError(f"DrAction: part_tags must lie in [0, {self.num_part_tags}), got values in "
-                                 f"[{int(tags.min())}, {int(tags.max())}]")
+                raise ValueError(
+                    f"DrAction: part_tags must lie in [0, {self.num_part_tags}), got values in "
+                    f"[{int(tags.min())}, {int(tags.max())}]"
+                )
             tags = tags.long()
         return edges, mask, tags, lengths
 
     @staticmethod
     def _normalise(joints: Tensor, valid: Tensor) -> Tensor:
         """Centre each sequence on its valid joints and scale it into the unit ball -> ``(B, T, J, 3)``."""
-        x = joints if joints.shape[-1] == 3 else torch.cat([joints, torch.zeros_like(joints[..., :1])], -1)
+        x = (
+            joints
+            if joints.shape[-1] == 3
+            else torch.cat([joints, torch.zeros_like(joints[..., :1])], -1)
+        )
         v = valid[..., None]
         x = torch.where(v, x, torch.zeros_like(x))
         count = v.sum((1, 2), keepdim=True).clamp_min(1)
@@ -235,8 +261,9 @@ class DrAction(nn.Module):
         if planar:  # 2D input: only in-plane rotation keeps the skeleton readable
             rotvec = torch.stack([torch.zeros_like(rotvec[:, 2])] * 2 + [rotvec[:, 2]], -1)
         focal = 0.46 * min(h, w) * self.view_log_zoom.exp()
-        centre = torch.tensor([w / 2.0, h / 2.0], device=rotvec.device) + self.view_shift * torch.tensor(
-            [w / 2.0, h / 2.0], device=rotvec.device)
+        centre = torch.tensor(
+            [w / 2.0, h / 2.0], device=rotvec.device
+        ) + self.view_shift * torch.tensor([w / 2.0, h / 2.0], device=rotvec.device)
         return Camera(axis_angle_to_matrix(rotvec), torch.zeros_like(rotvec), focal, center=centre)
 
     # ------------------------------------------------------------------------------------------- forward
@@ -256,7 +283,11 @@ class DrAction(nn.Module):
         B, T, J, C = joints.shape
         joints = joints.to(dtype)
         t = torch.arange(T, device=joints.device)
-        valid = (mask > 0) & (t[None, :, None] < lengths[:, None, None]) & torch.isfinite(joints).all(-1)
+        valid = (
+            (mask > 0)
+            & (t[None, :, None] < lengths[:, None, None])
+            & torch.isfinite(joints).all(-1)
+        )
         m = torch.where(valid, mask.to(dtype).clamp(0, 1), torch.zeros_like(joints[..., 0]))
         x = self._normalise(joints, valid)
         # Velocity in normalised units per output frame (forward differences between valid frames).
@@ -267,15 +298,19 @@ class DrAction(nn.Module):
 
         layers = [0.0]
         if self.trails:
-            spacing = 0.5 * (1 + torch.tanh(self.trail_spacing)) * stride[:, 0, 0, 0]  # (B,) in (0, stride)
+            spacing = (
+                0.5 * (1 + torch.tanh(self.trail_spacing)) * stride[:, 0, 0, 0]
+            )  # (B,) in (0, stride)
             layers += [spacing * i for i in range(1, self.trails + 1)]
-        pos, v, vis, depth_off = [], [], [], []
+        pos, v, vis = [], [], []
         for i, offset in enumerate(layers):
             w = self.sampler.weights(lengths.to(dtype), T, offset if i == 0 else offset[:, None])
             p_i, v_i, vis_i = self._sample(w, x, vel, m)
             if i:
                 vis_i = vis_i * torch.sigmoid(self.trail_decay) ** i
-            pos.append(p_i), v.append(v_i), vis.append(vis_i)
+            pos.append(p_i)
+            v.append(v_i)
+            vis.append(vis_i)
         F = self.frames
         look = self.appearance(torch.cat(pos, 2), torch.cat(v, 2), tags.repeat(1, len(layers)))
         color = look["color"]
@@ -291,8 +326,11 @@ class DrAction(nn.Module):
             all_edges,
             size=size,
             joint_radius=(base_r * look["radius"])[:, None],
-            bone_width=(base_w * (look["width"][..., all_edges[:, 0]] + look["width"][..., all_edges[:, 1]]) / 2)[
-                :, None],
+            bone_width=(
+                base_w
+                * (look["width"][..., all_edges[:, 0]] + look["width"][..., all_edges[:, 1]])
+                / 2
+            )[:, None],
             joint_colors=color[:, None],
             opacity=look["opacity"][:, None],
             mask=torch.cat(vis, 2)[:, None],
@@ -304,7 +342,10 @@ class DrAction(nn.Module):
         if self.trails:
             # Push each trail layer behind the current pose (in pixels of depth) so the pose stays on top.
             step = 0.25 * max(size)
-            off = torch.arange(len(layers), dtype=dtype, device=joints.device).repeat_interleave(J) * step
+            off = (
+                torch.arange(len(layers), dtype=dtype, device=joints.device).repeat_interleave(J)
+                * step
+            )
             scene.joint_depth = scene.joint_depth + off
             scene.bone_depth_a = scene.bone_depth_a + off[all_edges[:, 0]]
             scene.bone_depth_b = scene.bone_depth_b + off[all_edges[:, 1]]
@@ -322,7 +363,10 @@ class DrAction(nn.Module):
         bg = self.background.to(img.dtype)[:, None, None]
         row_imgs = []
         for r in range(rows):
-            tiles = [img[:, r * cols + c] if r * cols + c < K else bg.expand(B, F, 3, h, w) for c in range(cols)]
+            tiles = [
+                img[:, r * cols + c] if r * cols + c < K else bg.expand(B, F, 3, h, w)
+                for c in range(cols)
+            ]
             if W > cols * w:
                 tiles.append(bg.expand(B, F, 3, h, W - cols * w))
             row_imgs.append(torch.cat(tiles, -1))

@@ -45,18 +45,61 @@ from .scene import default_bone_width, palette
 
 # NTU RGB+D / Kinect v2 layout (25 joints).
 NTU25_EDGES = [
-    [0, 1], [1, 20], [20, 2], [2, 3], [20, 4], [4, 5], [5, 6], [6, 7], [7, 21], [7, 22],
-    [20, 8], [8, 9], [9, 10], [10, 11], [11, 23], [11, 24], [0, 12], [12, 13], [13, 14],
-    [14, 15], [0, 16], [16, 17], [17, 18], [18, 19],
+    [0, 1],
+    [1, 20],
+    [20, 2],
+    [2, 3],
+    [20, 4],
+    [4, 5],
+    [5, 6],
+    [6, 7],
+    [7, 21],
+    [7, 22],
+    [20, 8],
+    [8, 9],
+    [9, 10],
+    [10, 11],
+    [11, 23],
+    [11, 24],
+    [0, 12],
+    [12, 13],
+    [13, 14],
+    [14, 15],
+    [0, 16],
+    [16, 17],
+    [17, 18],
+    [18, 19],
 ]
-_REST = np.array([
-    [0, 1.0, 0], [0, 1.2, 0], [0, 1.5, 0], [0, 1.65, 0.02],
-    [0.18, 1.45, 0], [0.22, 1.18, -0.02], [0.24, 0.95, 0.02], [0.245, 0.88, 0.03],
-    [-0.18, 1.45, 0], [-0.22, 1.18, -0.02], [-0.24, 0.95, 0.02], [-0.245, 0.88, 0.03],
-    [0.1, 0.95, 0], [0.11, 0.52, 0.03], [0.12, 0.1, 0], [0.12, 0.03, 0.12],
-    [-0.1, 0.95, 0], [-0.11, 0.52, 0.03], [-0.12, 0.1, 0], [-0.12, 0.03, 0.12],
-    [0, 1.4, 0], [0.25, 0.8, 0.04], [0.22, 0.86, 0.07], [-0.25, 0.8, 0.04], [-0.22, 0.86, 0.07],
-], dtype=np.float64)
+_REST = np.array(
+    [
+        [0, 1.0, 0],
+        [0, 1.2, 0],
+        [0, 1.5, 0],
+        [0, 1.65, 0.02],
+        [0.18, 1.45, 0],
+        [0.22, 1.18, -0.02],
+        [0.24, 0.95, 0.02],
+        [0.245, 0.88, 0.03],
+        [-0.18, 1.45, 0],
+        [-0.22, 1.18, -0.02],
+        [-0.24, 0.95, 0.02],
+        [-0.245, 0.88, 0.03],
+        [0.1, 0.95, 0],
+        [0.11, 0.52, 0.03],
+        [0.12, 0.1, 0],
+        [0.12, 0.03, 0.12],
+        [-0.1, 0.95, 0],
+        [-0.11, 0.52, 0.03],
+        [-0.12, 0.1, 0],
+        [-0.12, 0.03, 0.12],
+        [0, 1.4, 0],
+        [0.25, 0.8, 0.04],
+        [0.22, 0.86, 0.07],
+        [-0.25, 0.8, 0.04],
+        [-0.22, 0.86, 0.07],
+    ],
+    dtype=np.float64,
+)
 _LEFT_ARM, _RIGHT_ARM = [5, 6, 7, 21, 22], [9, 10, 11, 23, 24]
 _LEFT_LEG, _RIGHT_LEG = [13, 14, 15], [17, 18, 19]
 
@@ -91,7 +134,9 @@ def skeleton_motion(batch: int = 8, frames: int = 32, seed: int = 0) -> np.ndarr
         pose[:, _LEFT_ARM] = np.einsum("tij,tkj->tki", r, pose[:, _LEFT_ARM] - shoulder) + shoulder
         shoulder = pose[:, 8][:, None]  # right arm raised and waving
         r = _rot("z", -2.3 + 0.4 * np.sin(3 * ph))
-        pose[:, _RIGHT_ARM] = np.einsum("tij,tkj->tki", r, pose[:, _RIGHT_ARM] - shoulder) + shoulder
+        pose[:, _RIGHT_ARM] = (
+            np.einsum("tij,tkj->tki", r, pose[:, _RIGHT_ARM] - shoulder) + shoulder
+        )
         yaw = rng.uniform(-0.6, 0.6) + 0.8 * t  # turning
         pose = np.einsum("tij,tkj->tki", _rot("y", yaw), pose)
         pose[..., 0] += 0.3 * np.sin(0.5 * ph)[:, None]
@@ -221,13 +266,18 @@ def run(sizes=(112, 224), batch=8, frames=32, threads=2, repeats=3, quick=False,
     torch.set_num_threads(threads)
     joints = torch.from_numpy(skeleton_motion(batch, frames))
     edges = torch.tensor(NTU25_EDGES)
-    N = batch * frames
-    E = len(NTU25_EDGES)
     from . import raster
 
     fast_backend = raster.resolve_backend(None, torch.device("cpu"))
-    results = {"version": __version__, "threads": threads, "batch": batch, "frames": frames,
-               "fast_backend": fast_backend, "repeats": repeats, "sizes": {}}
+    results = {
+        "version": __version__,
+        "threads": threads,
+        "batch": batch,
+        "frames": frames,
+        "fast_backend": fast_backend,
+        "repeats": repeats,
+        "sizes": {},
+    }
     try:
         import matplotlib  # noqa: F401
 
@@ -235,74 +285,120 @@ def run(sizes=(112, 224), batch=8, frames=32, threads=2, repeats=3, quick=False,
     except ImportError:
         have_mpl = False
         log("matplotlib is not installed: baseline (b) skipped (pip install 'drrender[bench]')")
-    log(f"drrender {__version__} benchmark: {batch} x {frames} frames of a 25-joint skeleton, {threads} threads, "
+    log(
+        f"drrender {__version__} benchmark: {batch} x {frames} frames of a 25-joint skeleton, {threads} threads, "
         f"fast backend = {fast_backend}; best of {repeats} round-robin runs after a warm-up; "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
-    log("peak memory = growth of resident set size during one call (malloc_trim, then VmHWM reset via "
-        "/proc/self/clear_refs), outputs included")
-    flat = joints.reshape(N, 25, 3)
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}"
+    )
+    log(
+        "peak memory = growth of resident set size during one call (malloc_trim, then VmHWM reset via "
+        "/proc/self/clear_refs), outputs included"
+    )
     for S in sizes:
-        size = (S, S)
-        cam = fit_camera(joints, size)  # one camera per sequence, shared by every method
-        cams = _per_frame_camera(cam, batch, frames)
-        uv, _ = cam.project(joints, size)
-        segs = uv[..., edges, :].reshape(N, E, 2, 2).numpy().astype(np.float32)
-        width = default_bone_width(size)
-
-        def diff_fns(fn, n, chunk, **kw):
-            # Each frame is a T = 1 sequence rendered through its own sequence's camera.
-            def call(lo, hi, grad):
-                j = flat[lo:hi].clone().requires_grad_(grad)
-                return fn(j[:, None], edges, size=size, camera=_take_camera(cams, lo, hi - lo), **kw)
-
-            def fwd():
-                with torch.no_grad():
-                    for lo in range(0, n, chunk):
-                        call(lo, min(lo + chunk, n), False)
-
-            def fwd_bwd():
-                for lo in range(0, n, chunk):
-                    call(lo, min(lo + chunk, n), True).mean().backward()
-
-            return fwd, fwd_bwd
-
-        cases = []
-
-        def add_diff(name, fn, n, chunk, reps=repeats, warm=True, **kw):
-            f, fb = diff_fns(fn, n, chunk, **kw)
-            cases.append(dict(name=name, key="fwd_fps", fn=f, frames=n, repeats=reps, warm=warm, chunk=chunk))
-            cases.append(dict(name=name, key="fwd_bwd_fps", fn=fb, frames=n, repeats=reps, warm=warm, chunk=chunk))
-
-        add_diff("drrender (fast)", render, N, N)
-        if fast_backend != "torch":
-            add_diff("drrender (torch backend)", render, min(N, 64), 64, backend="torch")
-        # The dense reference costs the same per frame whatever the batch: it is timed on a prefix of the
-        # frames, in chunks that keep its (chunk, E + J, H, W) intermediates near 20 MB each.
-        ref_n = min(N, 32 if S <= 112 else 8)
-        ref_chunk = max(1, int(5e6 // ((E + 25) * S * S)))
-        add_diff("(a) reference (dense)", reference_render, ref_n, ref_chunk, reps=1 if quick else 2, warm=False)
-        if have_mpl:
-            mpl = MatplotlibRenderer(size, width, palette(E).numpy())
-            buf = np.zeros((N, S, S, 3), np.uint8)
-            cases.append(dict(name="(b) matplotlib LineCollection", key="fwd_fps", fn=lambda: mpl(segs, buf),
-                              frames=N))
-        hm = np.zeros((N, E, S, S), np.float32)
-        cases.append(dict(name="(c) numpy limb heatmaps", key="fwd_fps",
-                          fn=lambda: limb_heatmaps(segs, size, width / 2, hm), frames=N))
-        time_cases(cases, repeats)
-        row: dict[str, dict] = {}
-        for c in cases:
-            r = row.setdefault(c["name"], {"frames_timed": c["frames"]})
-            if "chunk" in c:
-                r["chunk"] = c["chunk"]
-            r[c["key"]] = c["frames"] / c["time"]
-            r[c["key"].replace("fps", "peak_mb")] = peak_memory(c["fn"])
+        row = _run_size(S, joints, edges, batch, frames, repeats, quick, have_mpl, fast_backend)
         results["sizes"][S] = row
         _report(S, row, log)
     results["draction_train_step_ms"] = _draction_step_ms(repeats)
-    log(f"\nDrAction training step (B=2, T=32, J=25, F=8, 112x112, 1 view; forward + backward + Adam): "
-        f"{results['draction_train_step_ms']:.1f} ms")
+    log(
+        f"\nDrAction training step (B=2, T=32, J=25, F=8, 112x112, 1 view; forward + backward + Adam): "
+        f"{results['draction_train_step_ms']:.1f} ms"
+    )
     return results
+
+
+def _run_size(
+    S, joints, edges, batch, frames, repeats, quick, have_mpl, fast_backend
+) -> dict[str, dict]:
+    """Times and measures every method at S x S; returns {method: figures}."""
+    N, E = batch * frames, len(NTU25_EDGES)
+    flat = joints.reshape(N, 25, 3)
+    size = (S, S)
+    cam = fit_camera(joints, size)  # one camera per sequence, shared by every method
+    cams = _per_frame_camera(cam, batch, frames)
+    uv, _ = cam.project(joints, size)
+    segs = uv[..., edges, :].reshape(N, E, 2, 2).numpy().astype(np.float32)
+    width = default_bone_width(size)
+
+    def diff_fns(fn, n, chunk, **kw):
+        # Each frame is a T = 1 sequence rendered through its own sequence's camera.
+        def call(lo, hi, grad):
+            j = flat[lo:hi].clone().requires_grad_(grad)
+            return fn(j[:, None], edges, size=size, camera=_take_camera(cams, lo, hi - lo), **kw)
+
+        def fwd():
+            with torch.no_grad():
+                for lo in range(0, n, chunk):
+                    call(lo, min(lo + chunk, n), False)
+
+        def fwd_bwd():
+            for lo in range(0, n, chunk):
+                call(lo, min(lo + chunk, n), True).mean().backward()
+
+        return fwd, fwd_bwd
+
+    cases = []
+
+    def add_diff(name, fn, n, chunk, reps=repeats, warm=True, **kw):
+        f, fb = diff_fns(fn, n, chunk, **kw)
+        cases.append(
+            dict(name=name, key="fwd_fps", fn=f, frames=n, repeats=reps, warm=warm, chunk=chunk)
+        )
+        cases.append(
+            dict(
+                name=name,
+                key="fwd_bwd_fps",
+                fn=fb,
+                frames=n,
+                repeats=reps,
+                warm=warm,
+                chunk=chunk,
+            )
+        )
+
+    add_diff("drrender (fast)", render, N, N)
+    if fast_backend != "torch":
+        add_diff("drrender (torch backend)", render, min(N, 64), 64, backend="torch")
+    # The dense reference costs the same per frame whatever the batch: it is timed on a prefix of the
+    # frames, in chunks that keep its (chunk, E + J, H, W) intermediates near 20 MB each.
+    ref_n = min(N, 32 if S <= 112 else 8)
+    ref_chunk = max(1, int(5e6 // ((E + 25) * S * S)))
+    add_diff(
+        "(a) reference (dense)",
+        reference_render,
+        ref_n,
+        ref_chunk,
+        reps=1 if quick else 2,
+        warm=False,
+    )
+    if have_mpl:
+        mpl = MatplotlibRenderer(size, width, palette(E).numpy())
+        buf = np.zeros((N, S, S, 3), np.uint8)
+        cases.append(
+            dict(
+                name="(b) matplotlib LineCollection",
+                key="fwd_fps",
+                fn=lambda: mpl(segs, buf),
+                frames=N,
+            )
+        )
+    hm = np.zeros((N, E, S, S), np.float32)
+    cases.append(
+        dict(
+            name="(c) numpy limb heatmaps",
+            key="fwd_fps",
+            fn=lambda: limb_heatmaps(segs, size, width / 2, hm),
+            frames=N,
+        )
+    )
+    time_cases(cases, repeats)
+    row: dict[str, dict] = {}
+    for c in cases:
+        r = row.setdefault(c["name"], {"frames_timed": c["frames"]})
+        if "chunk" in c:
+            r["chunk"] = c["chunk"]
+        r[c["key"]] = c["frames"] / c["time"]
+        r[c["key"].replace("fps", "peak_mb")] = peak_memory(c["fn"])
+    return row
 
 
 def _draction_step_ms(repeats: int) -> float:
@@ -333,21 +429,38 @@ def _per_frame_camera(cam, batch, frames):
     from .camera import Camera
 
     def rep(x):
-        return None if x is None else x[:, None].expand(batch, frames, *x.shape[1:]).reshape(batch * frames,
-                                                                                             *x.shape[1:])
+        return (
+            None
+            if x is None
+            else x[:, None]
+            .expand(batch, frames, *x.shape[1:])
+            .reshape(batch * frames, *x.shape[1:])
+        )
 
-    return Camera(rep(cam.rotation), rep(cam.translation), rep(cam.focal), rep(cam.center), cam.kind,
-                  rep(cam.depth_scale))
+    return Camera(
+        rep(cam.rotation),
+        rep(cam.translation),
+        rep(cam.focal),
+        rep(cam.center),
+        cam.kind,
+        rep(cam.depth_scale),
+    )
 
 
 def _take_camera(cam, i, n):
     from .camera import Camera
 
     def sl(x):
-        return None if x is None else x[i:i + n]
+        return None if x is None else x[i : i + n]
 
-    return Camera(sl(cam.rotation), sl(cam.translation), sl(cam.focal), sl(cam.center), cam.kind,
-                  sl(cam.depth_scale))
+    return Camera(
+        sl(cam.rotation),
+        sl(cam.translation),
+        sl(cam.focal),
+        sl(cam.center),
+        cam.kind,
+        sl(cam.depth_scale),
+    )
 
 
 def _fmt(x, spec):
@@ -356,14 +469,19 @@ def _fmt(x, spec):
 
 def _report(S, row, log):
     log(f"\n{S}x{S}")
-    log(f"  {'method':34s} {'fwd fps':>10s} {'fwd+bwd fps':>12s} {'peak MB fwd':>12s} {'peak MB f+b':>12s} "
-        f"{'MB/frame f+b':>13s}")
+    log(
+        f"  {'method':34s} {'fwd fps':>10s} {'fwd+bwd fps':>12s} {'peak MB fwd':>12s} {'peak MB f+b':>12s} "
+        f"{'MB/frame f+b':>13s}"
+    )
     for name, r in row.items():
         mb = r.get("fwd_bwd_peak_mb")
         per = None if mb is None or "fwd_bwd_fps" not in r else mb / r["frames_timed"]
-        log(f"  {name:34s} {_fmt(r['fwd_fps'], '10.1f')} {_fmt(r.get('fwd_bwd_fps'), '12.1f')} "
+        chunks = f", chunks of {r['chunk']}" if "chunk" in r else ""
+        log(
+            f"  {name:34s} {_fmt(r['fwd_fps'], '10.1f')} {_fmt(r.get('fwd_bwd_fps'), '12.1f')} "
             f"{_fmt(r.get('fwd_peak_mb'), '12.1f')} {_fmt(mb, '12.1f')} {_fmt(per, '13.3f')}   "
-            f"[{r['frames_timed']} frames{', chunks of %d' % r['chunk'] if 'chunk' in r else ''}]")
+            f"[{r['frames_timed']} frames{chunks}]"
+        )
     fast = row["drrender (fast)"]
     log("  ratios (drrender fast path / baseline):")
     for name, r in row.items():
@@ -374,32 +492,51 @@ def _report(S, row, log):
             line += f"   forward+backward {fast['fwd_bwd_fps'] / r['fwd_bwd_fps']:8.1f}x"
         log(line)
     if S == 112:
-        targets = [("(b) matplotlib LineCollection", "fwd_fps", 2.0), ("(c) numpy limb heatmaps", "fwd_fps", 4.0),
-                   ("(a) reference (dense)", "fwd_fps", 20.0), ("(a) reference (dense)", "fwd_bwd_fps", 10.0)]
+        targets = [
+            ("(b) matplotlib LineCollection", "fwd_fps", 2.0),
+            ("(c) numpy limb heatmaps", "fwd_fps", 4.0),
+            ("(a) reference (dense)", "fwd_fps", 20.0),
+            ("(a) reference (dense)", "fwd_bwd_fps", 10.0),
+        ]
         log("  targets at 112x112:")
         for name, key, target in targets:
             if name not in row:
                 log(f"    {name}: not measured")
                 continue
             ratio = fast[key] / row[name][key]
-            log(f"    {key:12s} >= {target:4.0f}x {name:32s}: {ratio:7.1f}x  {'met' if ratio >= target else 'NOT met'}")
+            log(
+                f"    {key:12s} >= {target:4.0f}x {name:32s}: {ratio:7.1f}x  {'met' if ratio >= target else 'NOT met'}"
+            )
         mb = fast.get("fwd_bwd_peak_mb")
         if mb is not None:
             per = mb / fast["frames_timed"]
-            log(f"    peak memory fwd+bwd <= 0.5 MB/frame: {per:.3f} MB/frame  {'met' if per <= 0.5 else 'NOT met'}")
+            log(
+                f"    peak memory fwd+bwd <= 0.5 MB/frame: {per:.3f} MB/frame  {'met' if per <= 0.5 else 'NOT met'}"
+            )
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m drrender.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m drrender.bench", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("--quick", action="store_true", help="short run: 2 x 16 frames, 1 repetition")
     p.add_argument("--sizes", type=int, nargs="+", default=[112, 224], help="square image sizes")
     p.add_argument("--batch", type=int, default=None, help="sequences (default 8, quick 2)")
-    p.add_argument("--frames", type=int, default=None, help="frames per sequence (default 32, quick 16)")
+    p.add_argument(
+        "--frames", type=int, default=None, help="frames per sequence (default 32, quick 16)"
+    )
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    p.add_argument("--repeats", type=int, default=None, help="timed runs per case, best is kept (default 5)")
-    p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
-    p.add_argument("--spin", action="store_true",
-                   help="keep OpenMP's default busy-waiting instead of re-running with OMP_WAIT_POLICY=PASSIVE")
+    p.add_argument(
+        "--repeats", type=int, default=None, help="timed runs per case, best is kept (default 5)"
+    )
+    p.add_argument(
+        "--json", type=Path, default=None, help="also write the results to this JSON file"
+    )
+    p.add_argument(
+        "--spin",
+        action="store_true",
+        help="keep OpenMP's default busy-waiting instead of re-running with OMP_WAIT_POLICY=PASSIVE",
+    )
     p.add_argument("--version", action="version", version=f"drrender {__version__}")
     args = p.parse_args(argv)
     if argv is None and not args.spin and "OMP_WAIT_POLICY" not in os.environ:

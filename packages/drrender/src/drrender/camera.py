@@ -30,7 +30,9 @@ def axis_angle_to_matrix(rotvec: Tensor) -> Tensor:
     k = rotvec / theta
     kx, ky, kz = k.unbind(-1)
     zero = torch.zeros_like(kx)
-    kmat = torch.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], -1).reshape(*k.shape[:-1], 3, 3)
+    kmat = torch.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], -1).reshape(
+        *k.shape[:-1], 3, 3
+    )
     eye = torch.eye(3, dtype=rotvec.dtype, device=rotvec.device)
     s = torch.sin(theta)[..., None]
     c = torch.cos(theta)[..., None]
@@ -61,16 +63,22 @@ class Camera:
         self.rotation = torch.as_tensor(self.rotation)
         dtype = self.rotation.dtype if self.rotation.is_floating_point() else torch.float32
         self.rotation = self.rotation.to(dtype)
-        self.translation = torch.as_tensor(self.translation, dtype=dtype, device=self.rotation.device)
+        self.translation = torch.as_tensor(
+            self.translation, dtype=dtype, device=self.rotation.device
+        )
         self.focal = torch.as_tensor(self.focal, dtype=dtype, device=self.rotation.device)
         if self.center is not None:
             self.center = torch.as_tensor(self.center, dtype=dtype, device=self.rotation.device)
             if self.center.shape[-1:] != (2,):
                 raise ValueError(f"Camera: center must be (..., 2), got {tuple(self.center.shape)}")
         if self.rotation.shape[-2:] != (3, 3):
-            raise ValueError(f"Camera: rotation must be (..., 3, 3), got {tuple(self.rotation.shape)}")
+            raise ValueError(
+                f"Camera: rotation must be (..., 3, 3), got {tuple(self.rotation.shape)}"
+            )
         if self.translation.shape[-1:] != (3,):
-            raise ValueError(f"Camera: translation must be (..., 3), got {tuple(self.translation.shape)}")
+            raise ValueError(
+                f"Camera: translation must be (..., 3), got {tuple(self.translation.shape)}"
+            )
 
     @property
     def batch_shape(self) -> torch.Size:
@@ -94,7 +102,9 @@ class Camera:
             depth_scale=cv(self.depth_scale),
         )
 
-    def project(self, points: Tensor, size: tuple[int, int], extra_dims: int = 2) -> tuple[Tensor, Tensor]:
+    def project(
+        self, points: Tensor, size: tuple[int, int], extra_dims: int = 2
+    ) -> tuple[Tensor, Tensor]:
         """``points (*L, *X, 3)`` -> ``uv (*L', *X, 2)``, ``depth (*L', *X)`` in pixels.
 
         ``extra_dims`` is the number of point dims ``X`` that the camera does not batch over (2 for
@@ -117,7 +127,9 @@ class Camera:
         if self.kind == "orthographic":
             u = cu + f * x
             v = cv - f * y
-            scale = f if self.depth_scale is None else torch.as_tensor(self.depth_scale)[(..., *pad)]
+            scale = (
+                f if self.depth_scale is None else torch.as_tensor(self.depth_scale)[(..., *pad)]
+            )
         else:
             # Points behind the camera are clamped onto a near plane instead of flipping through infinity.
             dz = depth.clamp_min(1e-6)

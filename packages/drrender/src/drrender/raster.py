@@ -38,13 +38,19 @@ def resolve_backend(backend: str | None, device: torch.device) -> str:
     name = backend if backend is not None else os.environ.get("DRRENDER_BACKEND", "auto")
     name = name.strip().lower()
     if name not in BACKENDS:
-        raise ValueError(f"drrender: unknown backend {name!r} (from {'argument' if backend else 'DRRENDER_BACKEND'}); "
-                         f"choose one of {BACKENDS}")
+        raise ValueError(
+            f"drrender: unknown backend {name!r} (from {'argument' if backend else 'DRRENDER_BACKEND'}); "
+            f"choose one of {BACKENDS}"
+        )
     if name == "cpp":
         if device.type != "cpu":
-            raise ValueError(f"drrender: the cpp backend renders CPU tensors only, got device {device}")
+            raise ValueError(
+                f"drrender: the cpp backend renders CPU tensors only, got device {device}"
+            )
         if not cpp_available():
-            raise RuntimeError(f"drrender: cpp backend requested but the kernel could not be built: {_cpp.error()}")
+            raise RuntimeError(
+                f"drrender: cpp backend requested but the kernel could not be built: {_cpp.error()}"
+            )
         return "cpp"
     if name == "auto":
         if device.type == "cpu":
@@ -52,8 +58,10 @@ def resolve_backend(backend: str | None, device: torch.device) -> str:
                 return "cpp"
             if not _warned:
                 _warned = True
-                warnings.warn(f"drrender: C++ kernel unavailable, using the torch backend ({_cpp.error()})",
-                              stacklevel=3)
+                warnings.warn(
+                    f"drrender: C++ kernel unavailable, using the torch backend ({_cpp.error()})",
+                    stacklevel=3,
+                )
         return "torch"
     return name
 
@@ -98,13 +106,36 @@ def _samples(prims: Tensor, colors: Tensor, H: int, W: int, s: float):
     dd = dx * dx + dy * dy
     seg = dd > DEGENERATE_EPS2
     wx, wy = pxf - ax, pyf - ay
-    t = torch.where(seg, ((wx * dx + wy * dy) / torch.where(seg, dd, torch.ones_like(dd))).clamp(0, 1), 0.0)
+    t = torch.where(
+        seg, ((wx * dx + wy * dy) / torch.where(seg, dd, torch.ones_like(dd))).clamp(0, 1), 0.0
+    )
     qx, qy = ax + t * dx, ay + t * dy
     d = torch.sqrt((pxf - qx) ** 2 + (pyf - qy) ** 2 + DIST_EPS2)
     sig = torch.sigmoid(s * (r - d))
     keep = sig > SUPPORT_EPS
-    sm = dict(prim=prim, pix=pix, px=pxf, py=pyf, ax=ax, ay=ay, az=az, bx=bx, by=by, bz=bz, r=r, o=o,
-              dx=dx, dy=dy, dd=dd, seg=seg, t=t, qx=qx, qy=qy, d=d, sig=sig)
+    sm = dict(
+        prim=prim,
+        pix=pix,
+        px=pxf,
+        py=pyf,
+        ax=ax,
+        ay=ay,
+        az=az,
+        bx=bx,
+        by=by,
+        bz=bz,
+        r=r,
+        o=o,
+        dx=dx,
+        dy=dy,
+        dd=dd,
+        seg=seg,
+        t=t,
+        qx=qx,
+        qy=qy,
+        d=d,
+        sig=sig,
+    )
     sm = {key: v[keep] for key, v in sm.items()}
     sm["st"] = (sm["sig"] - SUPPORT_EPS) / (1 - SUPPORT_EPS)
     sm["alpha"] = ALPHA_MAX * sm["o"] * sm["st"]
@@ -116,8 +147,12 @@ def _samples(prims: Tensor, colors: Tensor, H: int, W: int, s: float):
 def _composite(sm, NHW: int, k: float, dtype, device):
     pix, alpha = sm["pix"], sm["alpha"]
     pos = alpha > 0
-    logw = torch.where(pos, torch.log(torch.where(pos, alpha, torch.ones_like(alpha))) - k * sm["z"], -torch.inf)
-    m = torch.full((NHW,), -torch.inf, dtype=dtype, device=device).scatter_reduce(0, pix, logw, "amax")
+    logw = torch.where(
+        pos, torch.log(torch.where(pos, alpha, torch.ones_like(alpha))) - k * sm["z"], -torch.inf
+    )
+    m = torch.full((NHW,), -torch.inf, dtype=dtype, device=device).scatter_reduce(
+        0, pix, logw, "amax"
+    )
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
     e = torch.exp(logw - m[pix])
     S = torch.zeros(NHW, dtype=dtype, device=device).index_add_(0, pix, e)
@@ -151,7 +186,9 @@ def _torch_backward(prims, colors, bg, grad_out, H, W, s, g):
     beta = torch.exp((-k * sm["z"] - m[pix]).clamp(max=80)) * invS[pix]
     w = alpha * beta
     dot = (gC[pix] * sm["color"]).sum(-1) - Sg[pix]
-    g_col = torch.zeros(N * P, 3, dtype=prims.dtype, device=prims.device).index_add_(0, prim, gC[pix] * w[:, None])
+    g_col = torch.zeros(N * P, 3, dtype=prims.dtype, device=prims.device).index_add_(
+        0, prim, gC[pix] * w[:, None]
+    )
     ga = beta * dot - gT[pix] * Tr[pix] / (1 - alpha)
     gz = -k * w * dot
     g_o = ga * ALPHA_MAX * sm["st"]
@@ -160,7 +197,11 @@ def _torch_backward(prims, colors, bg, grad_out, H, W, s, g):
     gd = -s * gu / sm["d"]
     gqx, gqy = gd * (sm["qx"] - sm["px"]), gd * (sm["qy"] - sm["py"])
     interior = sm["seg"] & (t > 0) & (t < 1)
-    gt = torch.where(interior, gz * (sm["bz"] - sm["az"]) / torch.where(sm["seg"], sm["dd"], torch.ones_like(t)), 0.0)
+    gt = torch.where(
+        interior,
+        gz * (sm["bz"] - sm["az"]) / torch.where(sm["seg"], sm["dd"], torch.ones_like(t)),
+        0.0,
+    )
     wx, wy = sm["px"] - sm["ax"], sm["py"] - sm["ay"]
     dx, dy = sm["dx"], sm["dy"]
     g = torch.stack(
@@ -201,8 +242,22 @@ def _cpp_backward(prims, colors, bg, grad_out, H, W, s, g):
     g_col = torch.zeros_like(colors)
     g_bg = torch.zeros_like(bg)
     fn = lib.drr_backward_f64 if prims.dtype == torch.float64 else lib.drr_backward_f32
-    fn(_ptr(prims), _ptr(colors), _ptr(bg), _ptr(grad_out), N, P, H, W, s, g, torch.get_num_threads(),
-       _ptr(g_prims), _ptr(g_col), _ptr(g_bg))
+    fn(
+        _ptr(prims),
+        _ptr(colors),
+        _ptr(bg),
+        _ptr(grad_out),
+        N,
+        P,
+        H,
+        W,
+        s,
+        g,
+        torch.get_num_threads(),
+        _ptr(g_prims),
+        _ptr(g_col),
+        _ptr(g_bg),
+    )
     return g_prims, g_col, g_bg
 
 
@@ -225,19 +280,33 @@ class Rasterize(torch.autograd.Function):
     def backward(ctx, grad_out):
         prims, colors, background = ctx.saved_tensors
         H, W, s, g, backend = ctx.args
-        g_prims, g_col, g_bg = _IMPL[backend][1](prims, colors, background, grad_out.contiguous(), H, W, s, g)
+        g_prims, g_col, g_bg = _IMPL[backend][1](
+            prims, colors, background, grad_out.contiguous(), H, W, s, g
+        )
         return g_prims, g_col, g_bg, None, None, None, None, None
 
 
-def rasterize(prims: Tensor, colors: Tensor, background: Tensor, size: tuple[int, int], *, sharpness: float,
-              depth_gain: float, backend: str | None = None) -> Tensor:
+def rasterize(
+    prims: Tensor,
+    colors: Tensor,
+    background: Tensor,
+    size: tuple[int, int],
+    *,
+    sharpness: float,
+    depth_gain: float,
+    backend: str | None = None,
+) -> Tensor:
     """Render packed primitives; see the module docstring. Returns ``(N, 3, H, W)``."""
     backend = resolve_backend(backend, prims.device)
     if backend == "reference":
-        raise ValueError("rasterize: the reference backend renders scenes, use drrender.reference.render")
+        raise ValueError(
+            "rasterize: the reference backend renders scenes, use drrender.reference.render"
+        )
     dtype = torch.promote_types(torch.promote_types(prims.dtype, colors.dtype), background.dtype)
     if backend == "cpp" and dtype not in (torch.float32, torch.float64):
         dtype = torch.float32
     prims, colors, background = prims.to(dtype), colors.to(dtype), background.to(dtype)
     H, W = size
-    return Rasterize.apply(prims, colors, background, int(H), int(W), float(sharpness), float(depth_gain), backend)
+    return Rasterize.apply(
+        prims, colors, background, int(H), int(W), float(sharpness), float(depth_gain), backend
+    )

@@ -23,7 +23,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._constants import ALPHA_MAX, DEFAULT_SHARPNESS, DEFAULT_SIZE, DEGENERATE_EPS2, DEPTH_GAIN, DIST_EPS2, SUPPORT_EPS
+from ._constants import (
+    ALPHA_MAX,
+    DEFAULT_SHARPNESS,
+    DEFAULT_SIZE,
+    DEGENERATE_EPS2,
+    DEPTH_GAIN,
+    DIST_EPS2,
+    SUPPORT_EPS,
+)
 from .scene import Scene, prepare
 
 
@@ -92,17 +100,29 @@ def rasterize_scene(scene: Scene) -> Tensor:
     t = torch.where(segment, t.clamp(0, 1), torch.zeros_like(t))  # (N, E, HW)
     closest = a + t[..., None] * ab
     bone_dist = torch.sqrt(((p - closest) ** 2).sum(-1) + DIST_EPS2)
-    bone_z = scene.bone_depth_a[..., None] + t * (scene.bone_depth_b - scene.bone_depth_a)[..., None]
+    bone_z = (
+        scene.bone_depth_a[..., None] + t * (scene.bone_depth_b - scene.bone_depth_a)[..., None]
+    )
     bone_r = scene.bone_radius[..., None]
-    bone_o = torch.where(scene.bone_active, scene.bone_opacity, torch.zeros_like(scene.bone_opacity))[..., None]
+    bone_o = torch.where(
+        scene.bone_active, scene.bone_opacity, torch.zeros_like(scene.bone_opacity)
+    )[..., None]
 
-    dist, depth, radius, opac, colour = [bone_dist], [bone_z], [bone_r], [bone_o], [scene.bone_color]
+    dist, depth, radius, opac, colour = (
+        [bone_dist],
+        [bone_z],
+        [bone_r],
+        [bone_o],
+        [scene.bone_color],
+    )
     if scene.draw_joints:
         joint_dist = torch.sqrt(((p - uv[:, :, None, :]) ** 2).sum(-1) + DIST_EPS2)  # (N, J, HW)
         dist.append(joint_dist)
         depth.append(scene.joint_depth[..., None].expand_as(joint_dist))
         radius.append(scene.joint_radius[..., None])
-        jo = torch.where(scene.joint_active, scene.joint_opacity, torch.zeros_like(scene.joint_opacity))
+        jo = torch.where(
+            scene.joint_active, scene.joint_opacity, torch.zeros_like(scene.joint_opacity)
+        )
         opac.append(jo[..., None])
         colour.append(scene.joint_color)
     dist = torch.cat(dist, 1)  # (N, P, HW)
@@ -116,12 +136,18 @@ def rasterize_scene(scene: Scene) -> Tensor:
 
     transmittance = torch.prod(1 - alpha, dim=1)  # (N, HW)
     covered = alpha > 0
-    logw = torch.where(covered, torch.log(torch.where(covered, alpha, torch.ones_like(alpha))) - k * depth, -torch.inf)
+    logw = torch.where(
+        covered,
+        torch.log(torch.where(covered, alpha, torch.ones_like(alpha))) - k * depth,
+        -torch.inf,
+    )
     # Softmax over primitives; the shift only guards exp() and cancels out, so it carries no gradient.
     shift = logw.amax(1, keepdim=True).detach()
     shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
     w = torch.exp(logw - shift)
     norm = w.sum(1)  # (N, HW)
     blend = torch.einsum("nph,npc->nch", w, colour) / norm.clamp_min(1e-30)[:, None, :]
-    out = (1 - transmittance)[:, None, :] * blend + transmittance[:, None, :] * scene.background[:, :, None]
+    out = (1 - transmittance)[:, None, :] * blend + transmittance[:, None, :] * scene.background[
+        :, :, None
+    ]
     return out.reshape(-1, 3, H, W)

@@ -17,6 +17,7 @@ def pack(scene: Scene) -> tuple[Tensor, Tensor]:
 
     Inactive (masked) primitives get a hugely negative radius: they have empty support and no gradient.
     """
+
     def rad(r, active):
         return torch.where(active, r, torch.full_like(r, _INACTIVE_RADIUS))
 
@@ -56,8 +57,15 @@ def render_scene(scene: Scene, backend: str | None = None) -> Tensor:
 
         return rasterize_scene(scene)
     prims, colors = pack(scene)
-    return rasterize(prims, colors, scene.background, scene.size, sharpness=scene.sharpness,
-                     depth_gain=scene.depth_gain, backend=name)
+    return rasterize(
+        prims,
+        colors,
+        scene.background,
+        scene.size,
+        sharpness=scene.sharpness,
+        depth_gain=scene.depth_gain,
+        backend=name,
+    )
 
 
 def render(

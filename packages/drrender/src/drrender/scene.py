@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
 from ._constants import DEFAULT_SHARPNESS, DEPTH_GAIN
-from .camera import Camera, fit_camera, _as_points3
+from .camera import Camera, _as_points3, fit_camera
 
 
 @dataclass
@@ -60,7 +61,8 @@ def default_joint_radius(size: tuple[int, int]) -> float:
 def palette(n: int, *, saturation: float = 0.85, value: float = 1.0) -> Tensor:
     """``n`` distinct colours ``(n, 3)`` evenly spaced in hue."""
     return torch.tensor(
-        [colorsys.hsv_to_rgb(i / max(n, 1), saturation, value) for i in range(n)], dtype=torch.float32
+        [colorsys.hsv_to_rgb(i / max(n, 1), saturation, value) for i in range(n)],
+        dtype=torch.float32,
     ).reshape(n, 3)
 
 
@@ -69,7 +71,9 @@ def as_edges(edges, num_joints: int, *, where: str = "render") -> Tensor:
     try:
         e = torch.as_tensor(edges)
     except (TypeError, ValueError, RuntimeError) as exc:
-        raise TypeError(f"{where}: edges must be an (E, 2) integer tensor or a list of pairs ({exc})") from None
+        raise TypeError(
+            f"{where}: edges must be an (E, 2) integer tensor or a list of pairs ({exc})"
+        ) from None
     if e.numel() == 0:
         return torch.zeros(0, 2, dtype=torch.long)
     if e.is_floating_point() or e.dtype == torch.bool:
@@ -90,7 +94,9 @@ def _broadcast(name: str, value, shape: tuple[int, ...], like: Tensor) -> Tensor
     try:
         return t.expand(shape) if t.ndim <= len(shape) else t.reshape(shape)
     except RuntimeError:
-        raise ValueError(f"render: {name} of shape {tuple(t.shape)} does not broadcast to {shape}") from None
+        raise ValueError(
+            f"render: {name} of shape {tuple(t.shape)} does not broadcast to {shape}"
+        ) from None
 
 
 def prepare(
@@ -115,7 +121,9 @@ def prepare(
     if not joints.is_floating_point():
         joints = joints.float()
     if joints.ndim < 3 or joints.shape[-1] not in (2, 3):
-        raise ValueError(f"render: joints must have shape (..., T, J, 2 or 3), got {tuple(joints.shape)}")
+        raise ValueError(
+            f"render: joints must have shape (..., T, J, 2 or 3), got {tuple(joints.shape)}"
+        )
     H, W = (int(size[0]), int(size[1]))
     if H <= 0 or W <= 0:
         raise ValueError(f"render: size must be positive (H, W), got {size}")
@@ -146,7 +154,9 @@ def prepare(
     if camera is None or isinstance(camera, str):
         camera = fit_camera(pts, size, mask=mask, kind=camera or "orthographic")
     elif not isinstance(camera, Camera):
-        raise TypeError(f"render: camera must be a drrender.Camera, 'orthographic', 'pinhole' or None, got {camera!r}")
+        raise TypeError(
+            f"render: camera must be a drrender.Camera, 'orthographic', 'pinhole' or None, got {camera!r}"
+        )
     camera = camera.to(dtype=dtype, device=device)
     uv, depth = camera.project(pts, size)
     lead = uv.shape[:-3]
@@ -181,8 +191,10 @@ def prepare(
     else:
         bc = palette(E).to(dtype=dtype, device=device).expand(N, E, 3)
 
-    jo = torch.ones(N, J, dtype=dtype, device=device) if opacity is None else (
-        _broadcast("opacity", opacity, jshape, uv).reshape(N, J)
+    jo = (
+        torch.ones(N, J, dtype=dtype, device=device)
+        if opacity is None
+        else (_broadcast("opacity", opacity, jshape, uv).reshape(N, J))
     )
     if mask is not None:
         m = mask.expand(jshape).reshape(N, J)
