@@ -37,6 +37,9 @@ def _compiler() -> str | None:
 
 
 def build_dir() -> Path:
+    env = os.environ.get("TORCH_EXTENSIONS_DIR")
+    if env:
+        return Path(env) / "drrender"
     try:
         from torch.utils.cpp_extension import get_default_build_root
 
