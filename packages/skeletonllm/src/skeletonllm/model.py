@@ -43,6 +43,8 @@ class TextEncoder:
 
     def prompt_ids(self, prompt: str) -> list[int]:
         if prompt not in self._prompt_cache:
+            if len(self._prompt_cache) >= 4096:  # generated QA prompts are many; keep memory bounded
+                self._prompt_cache.clear()
             text = self.bridge.prompt_text(prompt, self.n_visual)
             self._prompt_cache[prompt] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return self._prompt_cache[prompt]
