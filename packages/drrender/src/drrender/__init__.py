@@ -4,7 +4,7 @@
 ``DrAction`` (learnable renderer module).
 """
 
-from . import reference
+from . import png, reference
 from .camera import Camera, axis_angle_to_matrix, fit_camera
 from .raster import BACKENDS, cpp_available, rasterize, resolve_backend
 from .render import render
@@ -21,6 +21,7 @@ __all__ = [
     "fit_camera",
     "prepare",
     "rasterize",
+    "png",
     "reference",
     "render",
     "resolve_backend",

@@ -157,7 +157,7 @@ inline bool sample(const Capsule<T>& c, T px, T py, T s, Sample<T>& out) {
   T d = std::sqrt(ex * ex + ey * ey + T(kDistEps2));
   T u = s * (c.r - d);
   if (!(u > T(kLogitEps) - T(1e-3))) return false;
-  T sig = T(1) / (T(1) + std::exp(-u));
+  T sig = T(1) / (T(1) + vexp(-u));
   if (!(sig > T(kEps))) return false;
   out.t = t; out.qx = qx; out.qy = qy; out.d = d;
   out.z = c.az + t * (c.bz - c.az);
@@ -369,7 +369,7 @@ void backward(const T* prims, const T* colors, const T* bg, const T* grad_out, i
           T px = T(x) + T(0.5), py = T(y) + T(0.5);
           // d(weight)/d(alpha); the clamp only matters for zero-opacity primitives at uncovered pixels.
           const int64_t a = (int64_t)y * st + x;
-          T beta = invS[i] > 0 ? std::exp(std::min(-k * smp.z - acc.m[a], T(80))) * invS[i] : T(0);
+          T beta = invS[i] > 0 ? vexp(vmin(-k * smp.z - acc.m[a], T(80))) * invS[i] : T(0);
           T w = smp.alpha * beta;
           T dot = -Sg[i];
           for (int ch = 0; ch < 3; ++ch) {
