@@ -5,9 +5,7 @@ import re
 import warnings
 
 import numpy as np
-import pytest
 import scipy.io
-
 from skelbench.datasets import load_split
 
 
@@ -49,7 +47,9 @@ def test_utkinect(real_data):
 
 
 def test_florence3d(real_data):
-    raw = scipy.io.loadmat(real_data / "Florence3D" / "skeletal_data.mat", squeeze_me=True)["skeletal_data"]
+    raw = scipy.io.loadmat(real_data / "Florence3D" / "skeletal_data.mat", squeeze_me=True)[
+        "skeletal_data"
+    ]
     tr, te = both("florence3d", real_data)
     assert len(tr) + len(te) == len(raw) == 215
     assert len(tr.classes) == 9 == len({int(r["action"]) for r in raw})
@@ -89,7 +89,12 @@ def test_penn_action(real_data):
 
 
 def test_cmu_mocap(real_data):
-    rows = (real_data / "CMU_mocap" / "files_with_descriptions.tsv").read_text().strip().splitlines()[1:]
+    rows = (
+        (real_data / "CMU_mocap" / "files_with_descriptions.tsv")
+        .read_text()
+        .strip()
+        .splitlines()[1:]
+    )
     tr, te = both("cmu_mocap", real_data)
     assert len(tr) + len(te) == len(rows) == 75
     assert {s.id for s in tr.samples}.isdisjoint({s.id for s in te.samples})

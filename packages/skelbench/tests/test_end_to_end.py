@@ -5,7 +5,6 @@ import json
 
 import pytest
 import torch
-
 from skelbench.cli import main
 from skelbench.report import validate
 from skelbench.tasks import list_tasks
@@ -16,8 +15,11 @@ def tiny_ckpt(tmp_path_factory):
     from skeletonllm import RendererSettings, SkeletonLLM, SkeletonLLMConfig
 
     torch.manual_seed(0)
-    cfg = SkeletonLLMConfig(backbone="tiny-qwen2vl", renderer=RendererSettings(frames=4, size=(28, 28)),
-                            max_new_tokens=8)
+    cfg = SkeletonLLMConfig(
+        backbone="tiny-qwen2vl",
+        renderer=RendererSettings(frames=4, size=(28, 28)),
+        max_new_tokens=8,
+    )
     path = tmp_path_factory.mktemp("tiny") / "ckpt"
     SkeletonLLM(cfg).save_pretrained(path)
     return path
@@ -38,7 +40,9 @@ def _check(out, suite):
             if t["mode"] != "generation":
                 assert sum(map(sum, cm)) == t["num_samples"]
                 train = t["baseline"]["train"]
-                budgets = [train["source"], train["target"]] if t["kind"] == "cross_format" else [train]
+                budgets = (
+                    [train["source"], train["target"]] if t["kind"] == "cross_format" else [train]
+                )
                 assert [b["budget_s"] for b in budgets] == [0.5] * len(budgets)
         if t["kind"] == "reasoning":
             assert t["num_questions"] > 0 and t["model"]["per_family"]
@@ -53,8 +57,24 @@ def _check(out, suite):
 
 def test_synth_suite_every_task(tiny_ckpt, tmp_path, capsys):
     out = tmp_path / "synth"
-    rc = main(["run", "--model", str(tiny_ckpt), "--suite", "synth", "--out", str(out), "--limit", "4",
-               "--synth-train-per-class", "2", "--baseline-budget", "0.5", "--quiet"])
+    rc = main(
+        [
+            "run",
+            "--model",
+            str(tiny_ckpt),
+            "--suite",
+            "synth",
+            "--out",
+            str(out),
+            "--limit",
+            "4",
+            "--synth-train-per-class",
+            "2",
+            "--baseline-budget",
+            "0.5",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     doc = _check(out, "synth")
     assert "synth/recognition" in capsys.readouterr().out  # the printed table
@@ -67,8 +87,25 @@ def test_synth_suite_every_task(tiny_ckpt, tmp_path, capsys):
 
 def test_real_suite_every_task(tiny_ckpt, tmp_path, real_data):
     out = tmp_path / "real"
-    rc = main(["run", "--model", str(tiny_ckpt), "--suite", "real", "--data-dir", str(real_data),
-               "--out", str(out), "--limit", "2", "--baseline-budget", "0.5", "--quiet", "--no-robustness"])
+    rc = main(
+        [
+            "run",
+            "--model",
+            str(tiny_ckpt),
+            "--suite",
+            "real",
+            "--data-dir",
+            str(real_data),
+            "--out",
+            str(out),
+            "--limit",
+            "2",
+            "--baseline-budget",
+            "0.5",
+            "--quiet",
+            "--no-robustness",
+        ]
+    )
     assert rc == 0
     doc = _check(out, "real")
     nw = next(t for t in doc["tasks"] if t["task"] == "nwucla/recognition")

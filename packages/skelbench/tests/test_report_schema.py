@@ -5,7 +5,6 @@ import warnings
 
 import jsonschema
 import pytest
-
 from skelbench import evaluate
 from skelbench.baseline import BaselineGCN, train_baseline
 from skelbench.datasets import load_split
@@ -17,8 +16,14 @@ def utk_baseline(real_data, tmp_path_factory):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tr = load_split("utkinect", "train", real_data)
-    model = train_baseline([s.motion for s in tr.samples], [s.label for s in tr.samples], tr.classes,
-                           layout="kinect_v1_20", budget_s=3.0, max_epochs=30)
+    model = train_baseline(
+        [s.motion for s in tr.samples],
+        [s.label for s in tr.samples],
+        tr.classes,
+        layout="kinect_v1_20",
+        budget_s=3.0,
+        max_epochs=30,
+    )
     path = tmp_path_factory.mktemp("gcn")
     model.save(path)
     return path
@@ -61,7 +66,9 @@ def test_results_validate_against_schema(utk_baseline, real_data, tmp_path):
     assert on_disk["versions"]["skelbench"] == "0.1.0"
     assert (tmp_path / "report.md").read_text().count("GCN baseline") >= 2
     assert all((tmp_path / p).is_file() for t in clean["tasks"] for p in t.get("plots", []))
-    assert any("confusion" in p for p in rec["plots"]) and any("examples" in p for p in rec["plots"])
+    assert any("confusion" in p for p in rec["plots"]) and any(
+        "examples" in p for p in rec["plots"]
+    )
     # the schema rejects what it should
     bad = json.loads(json.dumps(on_disk))
     bad["tasks"][0]["model"]["top1"] = 1.5

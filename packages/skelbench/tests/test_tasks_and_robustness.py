@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import skelformats as sf
-
 from skelbench import TaskSpec, get_task, list_tasks, load_task_yaml, register_task
 from skelbench.datasets import Sample, stratified_limit
 from skelbench.robustness import add_noise, body_scale, drop_joints
@@ -15,7 +14,12 @@ def test_builtin_tasks_cover_every_kind_in_both_suites():
     assert modes == {"closed_set", "generation", "zero_shot"}
     t = get_task("utkinect_to_nwucla/cross_format")
     assert t.shared_classes == ("walk", "sit down", "stand up", "pick up", "carry", "throw")
-    assert get_task("florence3d_to_utkinect/cross_format").shared_classes == ("wave", "clap", "sit down", "stand up")
+    assert get_task("florence3d_to_utkinect/cross_format").shared_classes == (
+        "wave",
+        "clap",
+        "sit down",
+        "stand up",
+    )
 
 
 def test_register_and_yaml(tmp_path):
@@ -24,11 +28,15 @@ def test_register_and_yaml(tmp_path):
     with pytest.raises(ValueError, match="already registered"):
         register_task(spec)
     y = tmp_path / "t.yaml"
-    y.write_text("- name: custom/yaml\n  kind: captioning\n  suite: real\n  dataset: cmu_mocap\n"
-                 "  mode: null\n  candidates: null\n  metrics: [bleu1, cider]\n")
+    y.write_text(
+        "- name: custom/yaml\n  kind: captioning\n  suite: real\n  dataset: cmu_mocap\n"
+        "  mode: null\n  candidates: null\n  metrics: [bleu1, cider]\n"
+    )
     (loaded,) = load_task_yaml(y)
     assert get_task("custom/yaml") == loaded and loaded.metrics == ("bleu1", "cider")
-    y.write_text("- name: bad\n  kind: recognition\n  suite: synth\n  dataset: synth\n  colour: red\n")
+    y.write_text(
+        "- name: bad\n  kind: recognition\n  suite: synth\n  dataset: synth\n  colour: red\n"
+    )
     with pytest.raises(ValueError, match=r"t.yaml: entry 0 has unknown fields \['colour'\]"):
         load_task_yaml(y)
     with pytest.raises(ValueError, match="kind must be one of"):
@@ -49,7 +57,9 @@ def test_drop_joints_marks_exactly_that_many_missing():
         assert len(d.missing_joints()) == k
         assert np.all(d.data[~d.mask] == 0)
         np.testing.assert_array_equal(d.data[d.mask], m.data[d.mask])
-    assert drop_joints(m, 0.3, seed=1).missing_joints() == drop_joints(m, 0.3, seed=1).missing_joints()
+    assert (
+        drop_joints(m, 0.3, seed=1).missing_joints() == drop_joints(m, 0.3, seed=1).missing_joints()
+    )
 
 
 def test_noise_has_the_requested_scale():

@@ -66,7 +66,7 @@ class Context:
     limit: int | None = None
     batch_size: int = 8
     baseline: bool = True
-    baseline_budget_s: float = 30.0
+    baseline_budget_s: float = 10.0
     baseline_layout: str = "ntu25"
     seed: int = 0
     synth_test_per_class: int | None = None
@@ -81,7 +81,8 @@ class Context:
     def split(self, dataset: str, split: str, **kw) -> Split:
         if dataset == "synth":
             kw.setdefault(
-                "per_class", self.synth_train_per_class if split == "train" else self.synth_test_per_class
+                "per_class",
+                self.synth_train_per_class if split == "train" else self.synth_test_per_class,
             )
         key = (dataset, split, tuple(sorted(kw.items())))
         if key not in self._splits:
@@ -127,7 +128,9 @@ def _score_rows(ctx, model, label, motions, prompts, candidates) -> np.ndarray:
         label,
         len(motions),
         lambda idx: list(
-            models.score(model, [motions[i] for i in idx], [prompts[i] for i in idx], candidates, len(idx))
+            models.score(
+                model, [motions[i] for i in idx], [prompts[i] for i in idx], candidates, len(idx)
+            )
         ),
     )
     out = np.asarray(rows, dtype=np.float64).reshape(len(motions), len(candidates))
@@ -142,14 +145,18 @@ def _generate_rows(ctx, model, label, motions, prompts, **kw) -> list[str]:
         ctx,
         label,
         len(motions),
-        lambda idx: models.generate(model, [motions[i] for i in idx], [prompts[i] for i in idx], len(idx), **kw),
+        lambda idx: models.generate(
+            model, [motions[i] for i in idx], [prompts[i] for i in idx], len(idx), **kw
+        ),
     )
 
 
 # --------------------------------------------------------------------------- baseline
 
 
-def _baseline_for(ctx: Context, key, train: list[Sample], classes: list[str], dims: int, layout=None):
+def _baseline_for(
+    ctx: Context, key, train: list[Sample], classes: list[str], dims: int, layout=None
+):
     """Train (once per key) the GCN on ``train`` under the run's CPU budget. Rank 0 only."""
     from skelbench.baseline import DEFAULT_LAYOUT_2D, train_baseline
 
@@ -193,7 +200,9 @@ def run_recognition(model, task: TaskSpec, ctx: Context) -> dict:
         unseen_raw = task.options.get("unseen", ())
         unseen = [c for c in classes if c in {u.replace("_", " ") for u in unseen_raw}]
         if not unseen:
-            raise ValueError(f"{task.name}: none of the unseen classes {unseen_raw} is in {classes}")
+            raise ValueError(
+                f"{task.name}: none of the unseen classes {unseen_raw} is in {classes}"
+            )
         cand = unseen
         samples = [s for s in full.samples if classes[s.label] in unseen]
         samples = stratified_limit(samples, ctx.limit, ctx.seed)
@@ -239,7 +248,11 @@ def run_recognition(model, task: TaskSpec, ctx: Context) -> dict:
         train = ctx.split(task.dataset, task.train_split or "train")
         if task.mode == "zero_shot":
             seen = [c for c in classes if c not in cand]
-            tr = [Sample(s.motion, seen.index(classes[s.label])) for s in train.samples if classes[s.label] in seen]
+            tr = [
+                Sample(s.motion, seen.index(classes[s.label]))
+                for s in train.samples
+                if classes[s.label] in seen
+            ]
             base_classes = seen
         else:
             tr, base_classes = train.samples, classes
@@ -253,9 +266,14 @@ def run_recognition(model, task: TaskSpec, ctx: Context) -> dict:
         # candidate scores are -inf and it is at chance by construction.
         bs = np.where(np.isfinite(bs), bs, -1e30)
         res["baseline"] = _cls_from_scores(bs, labels, len(cand))
-        res["baseline"]["train"] = dict(gcn.train_stats, train_split=task.train_split,
-                                        train_classes=list(base_classes), layout=gcn.config.layout,
-                                        dims=dims, seconds=time.perf_counter() - t0)
+        res["baseline"]["train"] = dict(
+            gcn.train_stats,
+            train_split=task.train_split,
+            train_classes=list(base_classes),
+            layout=gcn.config.layout,
+            dims=dims,
+            seconds=time.perf_counter() - t0,
+        )
         if "robustness" in res:
             rob = {}
             for v in VARIANTS:
@@ -310,10 +328,22 @@ def run_cross_format(model, task: TaskSpec, ctx: Context) -> dict:
         "num_source_samples": len(src_s),
         "chance": 1.0 / len(classes),
     }
-    sc_src = _score_rows(ctx, model, f"{task.name} [source]", [s.motion for s in src_s],
-                         _prompts(task.prompt, len(src_s)), classes)
-    sc_dst = _score_rows(ctx, model, f"{task.name} [target]", [s.motion for s in dst_s],
-                         _prompts(task.prompt, len(dst_s)), classes)
+    sc_src = _score_rows(
+        ctx,
+        model,
+        f"{task.name} [source]",
+        [s.motion for s in src_s],
+        _prompts(task.prompt, len(src_s)),
+        classes,
+    )
+    sc_dst = _score_rows(
+        ctx,
+        model,
+        f"{task.name} [target]",
+        [s.motion for s in dst_s],
+        _prompts(task.prompt, len(dst_s)),
+        classes,
+    )
     if not ctx.dist.main:
         return res
     ls, ld = [s.label for s in src_s], [s.label for s in dst_s]
@@ -327,16 +357,29 @@ def run_cross_format(model, task: TaskSpec, ctx: Context) -> dict:
     if task.baseline and ctx.baseline:
         dims = min(_dims(src_train), _dims(dst_train), _dims(dst_s))
         t0 = time.perf_counter()
-        g_src = _baseline_for(ctx, ("xf", source_name, tuple(classes), dims), src_train, classes, dims)
-        g_dst = _baseline_for(ctx, ("xf", target_name, tuple(classes), dims), dst_train, classes, dims)
-        transfer = _cls_from_scores(g_src.score([s.motion for s in dst_s], None, classes).numpy(), ld, len(classes))
-        in_fmt = _cls_from_scores(g_dst.score([s.motion for s in dst_s], None, classes).numpy(), ld, len(classes))
+        g_src = _baseline_for(
+            ctx, ("xf", source_name, tuple(classes), dims), src_train, classes, dims
+        )
+        g_dst = _baseline_for(
+            ctx, ("xf", target_name, tuple(classes), dims), dst_train, classes, dims
+        )
+        transfer = _cls_from_scores(
+            g_src.score([s.motion for s in dst_s], None, classes).numpy(), ld, len(classes)
+        )
+        in_fmt = _cls_from_scores(
+            g_dst.score([s.motion for s in dst_s], None, classes).numpy(), ld, len(classes)
+        )
         res["baseline"] = dict(
             transfer,
             in_format_top1=in_fmt["top1"],
             drop=in_fmt["top1"] - transfer["top1"],
-            train={"source": g_src.train_stats, "target": g_dst.train_stats, "dims": dims,
-                   "layout": g_src.config.layout, "seconds": time.perf_counter() - t0},
+            train={
+                "source": g_src.train_stats,
+                "target": g_dst.train_stats,
+                "dims": dims,
+                "layout": g_src.config.layout,
+                "seconds": time.perf_counter() - t0,
+            },
         )
     return res
 
@@ -442,7 +485,9 @@ RUNNERS = {
 # --------------------------------------------------------------------------- entry point
 
 
-def resolve_tasks(tasks=None, suite: str = "synth", kinds: Sequence[str] | None = None) -> list[TaskSpec]:
+def resolve_tasks(
+    tasks=None, suite: str = "synth", kinds: Sequence[str] | None = None
+) -> list[TaskSpec]:
     """Task specs from names / specs / None (every task of ``suite`` with one of ``kinds``)."""
     if tasks is None:
         return list_tasks(suite, tuple(kinds) if kinds else None)
@@ -464,7 +509,7 @@ def evaluate(
     data_dir: str | Path | None = None,
     limit: int | None = None,
     baseline: bool = True,
-    baseline_budget_s: float = 30.0,
+    baseline_budget_s: float = 10.0,
     batch_size: int = 8,
     seed: int = 0,
     robustness: bool = True,
@@ -524,7 +569,9 @@ def evaluate(
 
             last = traceback.extract_tb(e.__traceback__)[-1]
             entry["status"] = "error"
-            entry["error"] = f"{type(e).__name__}: {e} (at {Path(last.filename).name}:{last.lineno})"
+            entry["error"] = (
+                f"{type(e).__name__}: {e} (at {Path(last.filename).name}:{last.lineno})"
+            )
         entry["protocol"] = _protocol(ctx, spec)
         entry["skipped_files"] = _skipped(ctx, spec)
         entry["seconds"] = time.perf_counter() - t0

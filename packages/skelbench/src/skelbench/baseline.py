@@ -40,7 +40,9 @@ def to_layout(motion, layout: str):
     return skelformats.convert(motion, layout)
 
 
-def features(motion, layout: str = DEFAULT_LAYOUT, dims: int = 3, frames: int = FRAMES) -> np.ndarray:
+def features(
+    motion, layout: str = DEFAULT_LAYOUT, dims: int = 3, frames: int = FRAMES
+) -> np.ndarray:
     """(dims + 1, frames, J) float32: coordinates centred and scaled per sequence, resampled to a
     fixed length, plus the confidence channel. 2D sources get z = 0 when dims == 3."""
     m = to_layout(motion, layout)
@@ -141,7 +143,11 @@ class STGCN(nn.Module):
 
     def forward(self, x):
         n, c, t, j = x.shape
-        x = self.data_bn(x.permute(0, 1, 3, 2).reshape(n, c * j, t)).view(n, c, j, t).permute(0, 1, 3, 2)
+        x = (
+            self.data_bn(x.permute(0, 1, 3, 2).reshape(n, c * j, t))
+            .view(n, c, j, t)
+            .permute(0, 1, 3, 2)
+        )
         for b in self.blocks:
             x = b(x)
         return self.fc(x.mean(dim=(2, 3)))
@@ -194,14 +200,18 @@ class BaselineGCN:
     def __init__(self, config: BaselineConfig):
         self.config = config
         torch.manual_seed(config.seed)
-        self.net = STGCN(config.dims + 1, len(config.classes), adjacency(config.layout), config.width)
+        self.net = STGCN(
+            config.dims + 1, len(config.classes), adjacency(config.layout), config.width
+        )
         self.net.eval()
         self.train_stats: dict = {}
 
     # -- data
     def featurize(self, motions) -> torch.Tensor:
         c = self.config
-        return torch.from_numpy(np.stack([features(m, c.layout, c.dims, c.frames) for m in motions]))
+        return torch.from_numpy(
+            np.stack([features(m, c.layout, c.dims, c.frames) for m in motions])
+        )
 
     # -- training
     def fit(self, motions, labels, *, progress=None) -> dict:
@@ -219,6 +229,7 @@ class BaselineGCN:
         epochs = steps = 0
         self.net.train()
         loss_v = float("nan")
+
         def spent() -> bool:
             return (time.process_time() - cpu0) / threads >= c.budget_s
 
@@ -310,11 +321,27 @@ class BaselineGCN:
         return obj
 
 
-def train_baseline(train_motions, train_labels, classes, *, layout=DEFAULT_LAYOUT, dims=3,
-                   budget_s=60.0, seed=0, max_epochs=200, progress=None) -> BaselineGCN:
+def train_baseline(
+    train_motions,
+    train_labels,
+    classes,
+    *,
+    layout=DEFAULT_LAYOUT,
+    dims=3,
+    budget_s=60.0,
+    seed=0,
+    max_epochs=200,
+    progress=None,
+) -> BaselineGCN:
     model = BaselineGCN(
-        BaselineConfig(list(classes), layout=layout, dims=dims, budget_s=budget_s, seed=seed,
-                       max_epochs=max_epochs)
+        BaselineConfig(
+            list(classes),
+            layout=layout,
+            dims=dims,
+            budget_s=budget_s,
+            seed=seed,
+            max_epochs=max_epochs,
+        )
     )
     model.fit(train_motions, train_labels, progress=progress)
     return model

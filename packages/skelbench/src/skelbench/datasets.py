@@ -99,7 +99,9 @@ def _folder(data_dir: str | Path | None, name: str) -> Path:
     if data_dir is None:
         data_dir = os.environ.get(DEFAULT_DATA_DIR_ENV)
     if data_dir is None:
-        raise DatasetError(f"dataset {name!r} needs a data directory (--data-dir or ${DEFAULT_DATA_DIR_ENV})")
+        raise DatasetError(
+            f"dataset {name!r} needs a data directory (--data-dir or ${DEFAULT_DATA_DIR_ENV})"
+        )
     root = Path(data_dir) / _FOLDERS[name]
     if not root.is_dir():
         raise DatasetError(f"{root}: folder for dataset {name!r} not found")
@@ -266,7 +268,9 @@ def _utk_all(data_dir: str):
             conf = None if motion.confidence is None else motion.confidence[sel]
             seg = motion.replace(data=motion.data[sel], confidence=conf)
             seg.meta.update(action=act, start_frame=start, end_frame=end, subject=subject)
-            samples.append(Sample(seg, classes.index(UTK_NAMES[act]), f"{rec}_{act}", subject=subject))
+            samples.append(
+                Sample(seg, classes.index(UTK_NAMES[act]), f"{rec}_{act}", subject=subject)
+            )
     return classes, samples, skipped
 
 
@@ -346,9 +350,7 @@ def _ucla_all(data_dir: str):
         except Exception as err:
             _skip_warn(skipped, p.name, err)
             continue
-        samples.append(
-            Sample(motion, prefix[f"a{a}"][0], p.stem, subject=int(s), view=int(v))
-        )
+        samples.append(Sample(motion, prefix[f"a{a}"][0], p.stem, subject=int(s), view=int(v)))
     return classes, samples, skipped
 
 
@@ -418,8 +420,14 @@ def _cmu_all(data_dir: str):
             continue
         subject = int(r["motion_id"].split("_")[0])
         samples.append(
-            Sample(motion, -1, r["motion_id"], subject=subject, captions=[r["description"]],
-                   params={"file": r["file"]})
+            Sample(
+                motion,
+                -1,
+                r["motion_id"],
+                subject=subject,
+                captions=[r["description"]],
+                params={"file": r["file"]},
+            )
         )
     return samples, skipped
 
@@ -455,7 +463,9 @@ def load_split(dataset: str, split: str, data_dir=None, **kw) -> Split:
     try:
         loader = LOADERS[dataset]
     except KeyError:
-        raise DatasetError(f"unknown dataset {dataset!r}; known: {sorted(LOADERS) + ['synth']}") from None
+        raise DatasetError(
+            f"unknown dataset {dataset!r}; known: {sorted(LOADERS) + ['synth']}"
+        ) from None
     return loader(split, data_dir, **kw)
 
 

@@ -19,7 +19,9 @@ def topk_accuracy(scores: np.ndarray, labels: Sequence[int], k: int = 1) -> floa
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     if scores.ndim != 2 or len(scores) != len(labels):
-        raise ValueError(f"scores must be (N, K) matching labels (N,), got {scores.shape}, {labels.shape}")
+        raise ValueError(
+            f"scores must be (N, K) matching labels (N,), got {scores.shape}, {labels.shape}"
+        )
     if len(labels) == 0:
         return float("nan")
     k = min(k, scores.shape[1])
@@ -32,7 +34,9 @@ def confusion_matrix(labels: Sequence[int], preds: Sequence[int], num_classes: i
     """(C, C) int64 counts; rows are true classes, columns predictions."""
     cm = np.zeros((num_classes, num_classes), dtype=np.int64)
     for t, p in zip(labels, preds):
-        if p < 0:  # no prediction (e.g. generation matched no label) counts as wrong, not in any column
+        if (
+            p < 0
+        ):  # no prediction (e.g. generation matched no label) counts as wrong, not in any column
             continue
         cm[int(t), int(p)] += 1
     return cm

@@ -62,10 +62,18 @@ def score(model, motions, prompts, candidates, batch_size: int = 8) -> np.ndarra
     """(N, n_cand) float64 log-likelihoods, candidates shared by all motions."""
     out = []
     for i in range(0, len(motions), batch_size):
-        s = model.score(list(motions[i : i + batch_size]), list(prompts[i : i + batch_size]), list(candidates))
-        s = s.detach().float().cpu().numpy() if torch.is_tensor(s) else np.asarray(s, dtype=np.float64)
+        s = model.score(
+            list(motions[i : i + batch_size]), list(prompts[i : i + batch_size]), list(candidates)
+        )
+        s = (
+            s.detach().float().cpu().numpy()
+            if torch.is_tensor(s)
+            else np.asarray(s, dtype=np.float64)
+        )
         if s.shape != (len(motions[i : i + batch_size]), len(candidates)):
-            raise ValueError(f"model.score returned shape {s.shape}, expected (B, {len(candidates)})")
+            raise ValueError(
+                f"model.score returned shape {s.shape}, expected (B, {len(candidates)})"
+            )
         out.append(s.astype(np.float64))
     return np.concatenate(out) if out else np.zeros((0, len(candidates)))
 
@@ -74,5 +82,9 @@ def score(model, motions, prompts, candidates, batch_size: int = 8) -> np.ndarra
 def generate(model, motions, prompts, batch_size: int = 8, **kw) -> list[str]:
     out: list[str] = []
     for i in range(0, len(motions), batch_size):
-        out.extend(model.generate(list(motions[i : i + batch_size]), list(prompts[i : i + batch_size]), **kw))
+        out.extend(
+            model.generate(
+                list(motions[i : i + batch_size]), list(prompts[i : i + batch_size]), **kw
+            )
+        )
     return [str(x) for x in out]

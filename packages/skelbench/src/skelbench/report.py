@@ -113,42 +113,85 @@ def summary_rows(doc: dict) -> list[dict]:
     for t in doc["tasks"]:
         base = {"task": t["task"], "n": t.get("num_samples", 0)}
         if t.get("status") != "ok":
-            rows.append({**base, "system": "model", "main": "ERROR", "detail": t.get("error", "")[:80]})
+            rows.append(
+                {**base, "system": "model", "main": "ERROR", "detail": t.get("error", "")[:80]}
+            )
             continue
         m, b = t.get("model", {}), t.get("baseline")
         if t["kind"] == "recognition":
             rob = t.get("robustness", {})
 
-            def det(x, who):
+            def det(x, who, rob=rob):
                 r = rob.get(who, {})
                 parts = [f"top5 {_pct(x.get('top5'))}", f"macro {_pct(x.get('macro_accuracy'))}"]
                 if r:
                     parts.append("drop10/30/noise " + "/".join(_pct(r[v]["top1"]) for v in r))
                 return ", ".join(parts)
 
-            rows.append({**base, "system": "model", "main": f"top1 {_pct(m.get('top1'))}", "detail": det(m, "model")})
+            rows.append(
+                {
+                    **base,
+                    "system": "model",
+                    "main": f"top1 {_pct(m.get('top1'))}",
+                    "detail": det(m, "model"),
+                }
+            )
             if b:
-                rows.append({**base, "system": "GCN baseline", "main": f"top1 {_pct(b.get('top1'))}",
-                             "detail": det(b, "baseline")})
+                rows.append(
+                    {
+                        **base,
+                        "system": "GCN baseline",
+                        "main": f"top1 {_pct(b.get('top1'))}",
+                        "detail": det(b, "baseline"),
+                    }
+                )
             if t.get("sota"):
                 s = t["sota"]
-                rows.append({**base, "system": f"SOTA: {s['method']}", "main": f"top1 {_pct(s['top1'])}",
-                             "detail": f"source: {s['source']}"})
-            rows.append({**base, "system": "chance", "main": f"top1 {_pct(t.get('chance'))}", "detail": ""})
+                rows.append(
+                    {
+                        **base,
+                        "system": f"SOTA: {s['method']}",
+                        "main": f"top1 {_pct(s['top1'])}",
+                        "detail": f"source: {s['source']}",
+                    }
+                )
+            rows.append(
+                {**base, "system": "chance", "main": f"top1 {_pct(t.get('chance'))}", "detail": ""}
+            )
         elif t["kind"] == "cross_format":
-            rows.append({**base, "system": "model", "main": f"top1 {_pct(m.get('top1'))}",
-                         "detail": f"{t['source']} -> {t['target']}; in source {_pct(m.get('source_top1'))}, "
-                         f"drop {_pct(m.get('drop'))}"})
+            rows.append(
+                {
+                    **base,
+                    "system": "model",
+                    "main": f"top1 {_pct(m.get('top1'))}",
+                    "detail": f"{t['source']} -> {t['target']}; in source {_pct(m.get('source_top1'))}, "
+                    f"drop {_pct(m.get('drop'))}",
+                }
+            )
             if b:
-                rows.append({**base, "system": "GCN baseline", "main": f"top1 {_pct(b.get('top1'))}",
-                             "detail": f"trained on target {_pct(b.get('in_format_top1'))}, drop {_pct(b.get('drop'))}"})
+                rows.append(
+                    {
+                        **base,
+                        "system": "GCN baseline",
+                        "main": f"top1 {_pct(b.get('top1'))}",
+                        "detail": f"trained on target {_pct(b.get('in_format_top1'))}, drop {_pct(b.get('drop'))}",
+                    }
+                )
         elif t["kind"] == "captioning":
-            rows.append({**base, "system": "model", "main": f"CIDEr {_num(m.get('cider'))}",
-                         "detail": f"BLEU-1 {_num(m.get('bleu1'), 1)}, BLEU-4 {_num(m.get('bleu4'), 1)}, "
-                         f"ROUGE-L {_num(m.get('rougeL'), 3)}, emb-sim {_num(m.get('embedding_similarity'), 3)}"})
+            rows.append(
+                {
+                    **base,
+                    "system": "model",
+                    "main": f"CIDEr {_num(m.get('cider'))}",
+                    "detail": f"BLEU-1 {_num(m.get('bleu1'), 1)}, BLEU-4 {_num(m.get('bleu4'), 1)}, "
+                    f"ROUGE-L {_num(m.get('rougeL'), 3)}, emb-sim {_num(m.get('embedding_similarity'), 3)}",
+                }
+            )
         elif t["kind"] == "reasoning":
             fam = ", ".join(f"{k} {_pct(v)}" for k, v in m.get("per_family", {}).items())
-            rows.append({**base, "system": "model", "main": f"acc {_pct(m.get('accuracy'))}", "detail": fam})
+            rows.append(
+                {**base, "system": "model", "main": f"acc {_pct(m.get('accuracy'))}", "detail": fam}
+            )
     return rows
 
 
@@ -162,12 +205,20 @@ def markdown(doc: dict) -> str:
     L += ["", "## Summary", "", "| task | n | system | main | detail |", "|---|---|---|---|---|"]
     for r in summary_rows(doc):
         L.append(f"| {r['task']} | {r['n']} | {r['system']} | {r['main']} | {r['detail']} |")
-    L += ["", "Accuracies in %. The GCN baseline is trained in the same run on the task's training split "
-          "under the CPU budget in the settings. SOTA rows are published figures with their source.", ""]
+    L += [
+        "",
+        "Accuracies in %. The GCN baseline is trained in the same run on the task's training split "
+        "under the CPU budget in the settings. SOTA rows are published figures with their source.",
+        "",
+    ]
     for t in doc["tasks"]:
         L += [f"## {t['task']}", ""]
-        L.append(f"- dataset `{t['dataset']}`, split `{t['split']}`, protocol: {t.get('protocol') or '–'}")
-        L.append(f"- samples: {t.get('num_samples', 0)}; mode: {t.get('mode')}; prompt: \"{t.get('prompt', '')}\"")
+        L.append(
+            f"- dataset `{t['dataset']}`, split `{t['split']}`, protocol: {t.get('protocol') or '–'}"
+        )
+        L.append(
+            f'- samples: {t.get("num_samples", 0)}; mode: {t.get("mode")}; prompt: "{t.get("prompt", "")}"'
+        )
         if t.get("status") != "ok":
             L += [f"- **error**: {t.get('error')}", ""]
             continue
@@ -183,7 +234,9 @@ def markdown(doc: dict) -> str:
             m = t["model"]
             L += ["", "| family | questions | accuracy | chance |", "|---|---|---|---|"]
             for f, v in m["per_family"].items():
-                L.append(f"| {f} | {m['per_family_count'][f]} | {_pct(v)} | {_pct(t['chance_per_family'].get(f))} |")
+                L.append(
+                    f"| {f} | {m['per_family_count'][f]} | {_pct(v)} | {_pct(t['chance_per_family'].get(f))} |"
+                )
         if t.get("examples"):
             L += ["", "| id | reference | answer |", "|---|---|---|"]
             for e in t["examples"]:
@@ -222,7 +275,9 @@ def write_plots(doc: dict, out: Path) -> dict[str, list[str]]:
                 if not m or "confusion_matrix" not in m:
                     continue
                 cm = np.asarray(m["confusion_matrix"], dtype=float)
-                fig, ax = plt.subplots(figsize=(1.2 + 0.45 * len(classes), 1.0 + 0.4 * len(classes)))
+                fig, ax = plt.subplots(
+                    figsize=(1.2 + 0.45 * len(classes), 1.0 + 0.4 * len(classes))
+                )
                 ax.imshow(cm, cmap="Blues")
                 ax.set_xticks(range(len(classes)), classes, rotation=70, fontsize=7)
                 ax.set_yticks(range(len(classes)), classes, fontsize=7)
@@ -272,13 +327,19 @@ def draw_examples(motions, examples, path: Path, frames: int = 3) -> None:
     with the reference and the model's answer."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(motions), frames, figsize=(2.0 * frames, 2.1 * len(motions)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(motions), frames, figsize=(2.0 * frames, 2.1 * len(motions)), squeeze=False
+    )
     for r, (m, e) in enumerate(zip(motions, examples)):
         data = m.data[0] if m.data.ndim == 4 else m.data
         mask = m.mask[0] if m.mask.ndim == 3 else m.mask
         edges = np.asarray(m.layout.edges).reshape(-1, 2)
         obs = data[mask]
-        lo, hi = (obs.min(0), obs.max(0)) if len(obs) else (np.zeros(data.shape[-1]), np.ones(data.shape[-1]))
+        lo, hi = (
+            (obs.min(0), obs.max(0))
+            if len(obs)
+            else (np.zeros(data.shape[-1]), np.ones(data.shape[-1]))
+        )
         # Image-style 2D data has y pointing down; 3D layouts are y-up.
         flip = -1.0 if m.layout.dims == 2 else 1.0
         for c, fi in enumerate(np.linspace(0, len(data) - 1, frames).astype(int)):
@@ -286,7 +347,13 @@ def draw_examples(motions, examples, path: Path, frames: int = 3) -> None:
             p, v = data[fi], mask[fi]
             for a, b in edges:
                 if v[a] and v[b]:
-                    ax.plot([p[a, 0], p[b, 0]], [flip * p[a, 1], flip * p[b, 1]], "-", lw=1.5, color="tab:blue")
+                    ax.plot(
+                        [p[a, 0], p[b, 0]],
+                        [flip * p[a, 1], flip * p[b, 1]],
+                        "-",
+                        lw=1.5,
+                        color="tab:blue",
+                    )
             ax.scatter(p[v, 0], flip * p[v, 1], s=5, color="tab:red")
             pad = 0.05 * float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-6))
             ax.set_xlim(lo[0] - pad, hi[0] + pad)

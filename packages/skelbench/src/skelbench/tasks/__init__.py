@@ -63,7 +63,9 @@ class TaskSpec:
         if self.mode not in MODES:
             raise ValueError(f"task {self.name!r}: mode must be one of {MODES}, got {self.mode!r}")
         if self.suite not in SUITES:
-            raise ValueError(f"task {self.name!r}: suite must be one of {SUITES}, got {self.suite!r}")
+            raise ValueError(
+                f"task {self.name!r}: suite must be one of {SUITES}, got {self.suite!r}"
+            )
 
 
 _REGISTRY: dict[str, TaskSpec] = {}

@@ -114,9 +114,7 @@ def _builtin() -> list[TaskSpec]:
         )
     # ---- real suite (needs --data-dir)
     for ds in ("msr_action3d", "utkinect", "florence3d", "nwucla", "penn_action"):
-        t.append(
-            TaskSpec(f"{ds}/recognition", "recognition", "real", ds, robustness=True)
-        )
+        t.append(TaskSpec(f"{ds}/recognition", "recognition", "real", ds, robustness=True))
     for ds in ("utkinect", "florence3d"):
         t.append(
             TaskSpec(
