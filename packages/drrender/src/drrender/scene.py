@@ -92,7 +92,7 @@ def as_edges(edges, num_joints: int, *, where: str = "render") -> Tensor:
 def _broadcast(name: str, value, shape: tuple[int, ...], like: Tensor) -> Tensor:
     t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
     try:
-        return t.expand(shape) if t.ndim <= len(shape) else t.reshape(shape)
+        return t.expand(shape)
     except RuntimeError:
         raise ValueError(
             f"render: {name} of shape {tuple(t.shape)} does not broadcast to {shape}"
