@@ -475,7 +475,12 @@ def _report(S, row, log):
     )
     for name, r in row.items():
         mb = r.get("fwd_bwd_peak_mb")
-        per = None if mb is None or "fwd_bwd_fps" not in r else mb / r["frames_timed"]
+        # Memory peaks once per call, so it is shared by the frames of one call (a chunk).
+        per = (
+            None
+            if mb is None or "fwd_bwd_fps" not in r
+            else mb / min(r["chunk"], r["frames_timed"])
+        )
         chunks = f", chunks of {r['chunk']}" if "chunk" in r else ""
         log(
             f"  {name:34s} {_fmt(r['fwd_fps'], '10.1f')} {_fmt(r.get('fwd_bwd_fps'), '12.1f')} "
