@@ -356,3 +356,46 @@ def test_save_png_per_layout(output_dir):
 def test_bad_input_raises_clear_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    dims=st.sampled_from([2, 3]),
+    sharpness=st.floats(0.3, 30.0),
+    depth_gain=st.floats(0.0, 0.5),
+    kind=st.sampled_from(["orthographic", "pinhole"]),
+)
+def test_random_scenes_match_reference(seed, dims, sharpness, depth_gain, kind):
+    g = torch.Generator().manual_seed(seed)
+    joints = torch.randn(2, 6, dims, generator=g)
+    edges = [[0, 1], [1, 2], [2, 3], [3, 4], [1, 5], [0, 4]]
+    kw = dict(
+        size=(17, 23),
+        sharpness=sharpness,
+        depth_gain=depth_gain,
+        camera=kind,
+        joint_colors=torch.rand(6, 3, generator=g),
+        opacity=torch.rand(6, generator=g),
+        bone_width=0.5 + 5 * torch.rand(6, generator=g),
+        joint_radius=3 * torch.rand(6, generator=g),
+        mask=(torch.rand(2, 6, generator=g) > 0.2).float(),
+    )
+    ref = reference.render(joints, edges, **kw)
+    for backend in ["torch"] + (["cpp"] if drrender.cpp_available() else []):
+        assert (drrender.render(joints, edges, backend=backend, **kw) - ref).abs().max() < 1e-4
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), perm_seed=st.integers(0, 10_000))
+def test_joint_order_does_not_matter(seed, perm_seed):
+    """Relabelling the joints (and the edges with them) renders the same image."""
+    g = torch.Generator().manual_seed(seed)
+    joints = torch.randn(2, 5, 3, generator=g)
+    colors = torch.rand(5, 3, generator=g)
+    perm = torch.randperm(5, generator=torch.Generator().manual_seed(perm_seed))
+    inv = torch.argsort(perm)
+    a = drrender.render(joints, SIMPLE_EDGES, size=(20, 20), joint_colors=colors)
+    relabelled = [[int(inv[i]), int(inv[j])] for i, j in SIMPLE_EDGES]
+    b = drrender.render(joints[:, perm], relabelled, size=(20, 20), joint_colors=colors[perm])
+    assert torch.allclose(a, b, atol=1e-5)
