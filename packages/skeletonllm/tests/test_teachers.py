@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from skeletonllm import SkeletonLLM, SkeletonLLMConfig
@@ -90,6 +90,7 @@ def test_hf_teacher_generates_and_appends_the_true_answer(tmp_path):
 @settings(max_examples=15, deadline=None)
 @given(st.integers(1, 9), st.integers(1, 9), st.booleans(), st.integers(0, 2**31 - 1))
 def test_png_round_trip(h, w, chw, seed):
+    assume(not (chw and w == 3))  # (3, H, 3) reads as height x width x channels
     rng = np.random.default_rng(seed)
     img = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
     arr = np.moveaxis(img, -1, 0) if chw else img
@@ -101,5 +102,5 @@ def test_png_round_trip(h, w, chw, seed):
 def test_png_rejects_non_rgb():
     with pytest.raises(ValueError, match="RGB"):
         png_bytes(np.zeros((4, 4)))
-    with pytest.raises(ValueError, match="3 colour channels"):
+    with pytest.raises(ValueError, match="RGB"):
         png_bytes(np.zeros((4, 4, 4)))

@@ -1,44 +1,17 @@
-"""Rendered frames as PNG data URLs for image-capable chat endpoints (stdlib only: zlib + struct)."""
+"""Rendered frames as PNG data URLs for image-capable chat endpoints (drrender renders and encodes)."""
 
 from __future__ import annotations
 
 import base64
-import struct
-import zlib
 
 import numpy as np
 
 
 def png_bytes(image) -> bytes:
     """Encode an RGB image, (3, H, W) or (H, W, 3), floats in [0, 1] or uint8, as an 8-bit PNG."""
-    a = np.asarray(image.detach().cpu().numpy() if hasattr(image, "detach") else image)
-    if a.ndim != 3:
-        raise ValueError(f"expected an RGB image (3, H, W) or (H, W, 3), got shape {a.shape}")
-    if a.shape[0] == 3 and a.shape[-1] != 3:
-        a = np.moveaxis(a, 0, -1)
-    if a.shape[-1] != 3:
-        raise ValueError(f"expected 3 colour channels, got shape {a.shape}")
-    if a.dtype != np.uint8:
-        a = (np.clip(np.nan_to_num(a.astype(np.float64)), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    h, w, _ = a.shape
-    # Filter type 0 (None) per scanline.
-    raw = b"".join(b"\x00" + a[y].tobytes() for y in range(h))
+    from drrender.png import encode_png
 
-    def chunk(tag: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body))
-            + tag
-            + body
-            + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
-        )
-
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(raw, 6))
-        + chunk(b"IEND", b"")
-    )
+    return encode_png(image)
 
 
 def png_data_url(image) -> str:
