@@ -13,6 +13,9 @@
 #include <limits>
 #include <thread>
 #include <vector>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace {
 
@@ -287,11 +290,26 @@ void parallel_frames(int64_t N, int threads, F&& body) {
   for (auto& t : pool) t.join();
 }
 
+// Large fresh outputs are first touched here; asking for transparent huge pages turns ~500 page faults
+// per 2 MB into one (a large share of the time for 224x224 batches). Advisory only: failures are ignored.
+inline void advise_huge(void* p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const uintptr_t huge = uintptr_t(2) << 20;
+  uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + huge - 1) & ~(huge - 1);
+  uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(huge - 1);
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 template <typename T>
 void forward(const T* prims, const T* colors, const T* bg, int64_t N, int64_t P, int H, int W, T s, T g,
              int threads, T* out) {
   const int64_t HW = (int64_t)H * W;
   const T k = s * g;
+  advise_huge(out, sizeof(T) * 3 * HW * N);
   parallel_frames<Accum<T>>(N, threads, [&](int64_t n, Accum<T>& acc) {
       acc.reset(H, W);
       accumulate(prims + n * P * 8, colors + n * P * 3, P, H, W, s, k, acc);
