@@ -1,5 +1,8 @@
 """``python -m skeletonllm.bench``: training throughput and visual tokens of a (tiny) model on this machine.
 
+``train_samples_per_cpu_s``: samples per CPU-second of this process (all threads), which other jobs on
+a shared machine do not distort; ``render_fwd_bwd_share``: time of the renderer's forward + backward alone over the full step time.
+
 Measures full optimizer steps (render -> bridge -> VLM -> backward -> AdamW) on synthetic recognition
 records after warm-up steps; prints samples/s, visual tokens per sample and the frame shape.
 """
@@ -30,13 +33,18 @@ def measure(backbone: str = "tiny-qwen2vl", *, threads: int = 2, batch_size: int
     batches = [collate(records[i * batch_size : (i + 1) * batch_size]) for i in range(4)]
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for s in range(steps):
         loss = model(batches[s % 4])
         loss.backward()
         opt.step()
         opt.zero_grad()
-    train_time = time.perf_counter() - t0
+    train_time, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+    t0 = time.perf_counter()
+    for s in range(steps):
+        model.render(batches[s % 4]["samples"]).sum().backward()
+    render_time = time.perf_counter() - t0
+    opt.zero_grad()
     t0 = time.perf_counter()
     for s in range(steps):
         collate(records[(s % 4) * batch_size : (s % 4 + 1) * batch_size])
@@ -46,7 +54,10 @@ def measure(backbone: str = "tiny-qwen2vl", *, threads: int = 2, batch_size: int
         "threads": threads,
         "batch_size": batch_size,
         "train_samples_per_s": steps * batch_size / train_time,
+        # CPU seconds are robust to other jobs on a shared machine; wall time is not.
+        "train_samples_per_cpu_s": steps * batch_size / train_cpu,
         "collate_samples_per_s": steps * batch_size / collate_time,
+        "render_fwd_bwd_share": render_time / train_time,
         "visual_tokens_per_sample": model.visual_tokens,
         "frame_shape": list(model.frame_shape),
         "sequence_length": int(batches[0]["input_ids"].shape[1]),
