@@ -399,3 +399,21 @@ def test_joint_order_does_not_matter(seed, perm_seed):
     relabelled = [[int(inv[i]), int(inv[j])] for i, j in SIMPLE_EDGES]
     b = drrender.render(joints[:, perm], relabelled, size=(20, 20), joint_colors=colors[perm])
     assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda o: o.mean(),  # expanded scalar gradient (all strides 0)
+        lambda o: o[:, :, 1].sum(),  # one channel: gradient with zeros elsewhere
+        lambda o: (o.transpose(-1, -2) * torch.linspace(0, 1, 24)[:, None]).sum(),  # transposed
+    ],
+)
+def test_backward_with_strided_output_gradients(backend, loss):
+    joints = random_joints((3, 4, 5, 3), seed=8, dtype=torch.float64)
+    grads = []
+    for fn in (reference.render, lambda *a, **k: drrender.render(*a, backend=backend, **k)):
+        j = joints.clone().requires_grad_()
+        loss(fn(j, SIMPLE_EDGES, size=(20, 24))).backward()
+        grads.append(j.grad)
+    assert torch.allclose(grads[0], grads[1], rtol=1e-6, atol=1e-9)

@@ -111,7 +111,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         fwd.argtypes = [ptr, ptr, ptr, i64, i64, i32, i32, dbl, dbl, i32, ptr]
         fwd.restype = None
         bwd = getattr(lib, f"drr_backward_{suffix}")
-        bwd.argtypes = [ptr, ptr, ptr, ptr, i64, i64, i32, i32, dbl, dbl, i32, ptr, ptr, ptr]
+        bwd.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, i32, i32, dbl, dbl, i32, ptr, ptr, ptr]
         bwd.restype = None
 
 
@@ -129,7 +129,7 @@ def load() -> ctypes.CDLL | None:
                 _build(path)
             lib = ctypes.CDLL(str(path))
             _declare(lib)
-            if lib.drr_abi_version() != 1:
+            if lib.drr_abi_version() != 2:
                 raise RuntimeError(f"{path}: unexpected kernel ABI version")
             _lib = lib
         except Exception as exc:  # any failure means: use the torch fallback

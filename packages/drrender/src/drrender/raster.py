@@ -242,11 +242,14 @@ def _cpp_backward(prims, colors, bg, grad_out, H, W, s, g):
     g_col = torch.zeros_like(colors)
     g_bg = torch.zeros_like(bg)
     fn = lib.drr_backward_f64 if prims.dtype == torch.float64 else lib.drr_backward_f32
+    grad_out = grad_out.to(prims.dtype)
+    strides = torch.tensor(grad_out.stride(), dtype=torch.int64)
     fn(
         _ptr(prims),
         _ptr(colors),
         _ptr(bg),
         _ptr(grad_out),
+        _ptr(strides),
         N,
         P,
         H,
@@ -280,9 +283,11 @@ class Rasterize(torch.autograd.Function):
     def backward(ctx, grad_out):
         prims, colors, background = ctx.saved_tensors
         H, W, s, g, backend = ctx.args
-        g_prims, g_col, g_bg = _IMPL[backend][1](
-            prims, colors, background, grad_out.contiguous(), H, W, s, g
-        )
+        # The C++ kernel reads any strides (a mean/sum loss gives an expanded scalar, not worth
+        # materialising as a full image); the torch path wants a dense tensor.
+        if backend != "cpp":
+            grad_out = grad_out.contiguous()
+        g_prims, g_col, g_bg = _IMPL[backend][1](prims, colors, background, grad_out, H, W, s, g)
         return g_prims, g_col, g_bg, None, None, None, None, None
 
 

@@ -3,7 +3,8 @@
 // Must compute exactly the function of drrender/reference.py; see that module for the image model.
 //
 // prims  (N, P, 8): ax, ay, az, bx, by, bz, radius, opacity  (pixels; depth in pixels)
-// colors (N, P, 3), background (N, 3), out / grad_out (N, 3, H, W)
+// colors (N, P, 3), background (N, 3), out (N, 3, H, W); grad_out (N, 3, H, W) with element strides
+// gstrides[4] (any, including the zero strides of an expanded scalar gradient).
 
 #include <algorithm>
 #include <atomic>
@@ -336,8 +337,8 @@ struct BackwardState {
 };
 
 template <typename T>
-void backward(const T* prims, const T* colors, const T* bg, const T* grad_out, int64_t N, int64_t P, int H,
-              int W, T s, T g, int threads, T* g_prims, T* g_colors, T* g_bg) {
+void backward(const T* prims, const T* colors, const T* bg, const T* grad_out, const int64_t* gs, int64_t N,
+              int64_t P, int H, int W, T s, T g, int threads, T* g_prims, T* g_colors, T* g_bg) {
   const int64_t HW = (int64_t)H * W;
   const T k = s * g;
   const T am = T(kAlphaMax), eps = T(kEps);
@@ -347,7 +348,7 @@ void backward(const T* prims, const T* colors, const T* bg, const T* grad_out, i
       const T* pr = prims + n * P * 8;
       const T* co = colors + n * P * 3;
       const T* b = bg + 3 * n;
-      const T* G = grad_out + n * 3 * HW;
+      const T* G = grad_out + n * gs[0];  // strided (e.g. expanded) gradient, never copied
       acc.reset(H, W);
       accumulate(pr, co, P, H, W, s, k, acc);
       const int64_t PW = acc.HW, st = acc.stride;
@@ -357,11 +358,12 @@ void backward(const T* prims, const T* colors, const T* bg, const T* grad_out, i
       invS.assign(HW, T(0));
       T gb[3] = {0, 0, 0};
       for (int64_t i = 0; i < HW; ++i) {
-        const int64_t a = (i / W) * st + i % W;
+        const int64_t y = i / W, x = i % W;
+        const int64_t a = y * st + x;
         T tr = acc.Tr[a];
         T gt = 0, sg = 0;
         for (int ch = 0; ch < 3; ++ch) {
-          T go = G[ch * HW + i];
+          T go = G[ch * gs[1] + y * gs[2] + x * gs[3]];
           T gc = go * (T(1) - tr);
           gC[3 * i + ch] = gc;
           gt += go * (b[ch] - acc.C[ch * PW + a]);
@@ -428,7 +430,7 @@ void backward(const T* prims, const T* colors, const T* bg, const T* grad_out, i
 
 extern "C" {
 
-int drr_abi_version() { return 1; }
+int drr_abi_version() { return 2; }
 
 void drr_forward_f32(const float* prims, const float* colors, const float* bg, int64_t N, int64_t P, int H,
                      int W, double s, double g, int threads, float* out) {
@@ -438,14 +440,16 @@ void drr_forward_f64(const double* prims, const double* colors, const double* bg
                      int W, double s, double g, int threads, double* out) {
   forward<double>(prims, colors, bg, N, P, H, W, s, g, threads, out);
 }
-void drr_backward_f32(const float* prims, const float* colors, const float* bg, const float* grad_out, int64_t N,
+void drr_backward_f32(const float* prims, const float* colors, const float* bg, const float* grad_out,
+                      const int64_t* gstrides, int64_t N,
                       int64_t P, int H, int W, double s, double g, int threads, float* g_prims, float* g_colors,
                       float* g_bg) {
-  backward<float>(prims, colors, bg, grad_out, N, P, H, W, (float)s, (float)g, threads, g_prims, g_colors, g_bg);
+  backward<float>(prims, colors, bg, grad_out, gstrides, N, P, H, W, (float)s, (float)g, threads, g_prims, g_colors,
+                  g_bg);
 }
 void drr_backward_f64(const double* prims, const double* colors, const double* bg, const double* grad_out,
-                      int64_t N, int64_t P, int H, int W, double s, double g, int threads, double* g_prims,
+                      const int64_t* gstrides,                      int64_t N, int64_t P, int H, int W, double s, double g, int threads, double* g_prims,
                       double* g_colors, double* g_bg) {
-  backward<double>(prims, colors, bg, grad_out, N, P, H, W, s, g, threads, g_prims, g_colors, g_bg);
+  backward<double>(prims, colors, bg, grad_out, gstrides, N, P, H, W, s, g, threads, g_prims, g_colors, g_bg);
 }
 }
