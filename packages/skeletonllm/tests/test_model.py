@@ -213,3 +213,16 @@ def test_construction_is_seeded_and_leaves_global_rng_alone(model):
     for (n, a), (_, b) in zip(model.named_parameters(), again.named_parameters()):
         if n.startswith("renderer.") or "lora_" in n:
             assert torch.equal(a, b), n
+
+
+def test_left_padding_does_not_change_answers_or_scores(model):
+    """Batched (left-padded, M-RoPE positions from the attention mask) == one sample at a time."""
+    motions = [r.motion for r in raw_records(2)]
+    prompts = ["What action?", "Which action does this skeleton sequence show? Answer briefly."]
+    together = model.generate(motions, prompts, max_new_tokens=4)
+    alone = [model.generate([m], [p], max_new_tokens=4)[0] for m, p in zip(motions, prompts)]
+    assert together == alone
+    cands = [["waving", "sit down"], ["walking", "waving"]]
+    s = model.score(motions, prompts, cands)
+    s1 = torch.cat([model.score([m], [p], [c]) for m, p, c in zip(motions, prompts, cands)])
+    torch.testing.assert_close(s, s1, atol=1e-4, rtol=1e-4)
