@@ -137,3 +137,46 @@ def test_two_process_accelerate_launch_gloo(tmp_path):
     assert sorted(p.name for p in latest_checkpoint(tmp_path / "out").glob("rng-*.safetensors")) == [
         "rng-0.safetensors", "rng-1.safetensors"]
     assert (Path(tmp_path) / "out" / "model" / "config.json").is_file()
+
+
+def test_cli_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
+    """A real `kill -9` of `skeletonllm train` mid-run; `--resume` then ends where an uninterrupted run ends."""
+    import signal
+    import time
+
+    from safetensors.torch import load_file
+
+    from skeletonllm.cli import main
+
+    def config(out):
+        p = tmp_path / f"{out}.yaml"
+        p.write_text(textwrap.dedent(f"""
+            model: {{backbone: tiny-qwen2vl, renderer: {{frames: 4, size: [56, 56]}}}}
+            data:
+              synthetic: {{task: recognition, n: 8, actions: [wave, squat], seed: 0}}
+            train: {{out_dir: {out}, steps: 16, batch_size: 2, lr: 1.0e-3, save_every: 2, seed: 1, progress: false}}
+        """))
+        return p
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    proc = subprocess.Popen([sys.executable, "-m", "skeletonllm", "train", str(config("killed"))], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
+    latest = tmp_path / "killed" / "checkpoints" / "latest"
+    deadline = time.time() + 180
+    while not latest.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if proc.returncode != -signal.SIGKILL:
+        pytest.skip(f"training finished before it could be killed (rc={proc.returncode})")
+    assert not (tmp_path / "killed" / "model").exists()
+    assert main(["train", str(config("killed")), "--resume"]) == 0
+    assert main(["train", str(config("whole"))]) == 0
+    rows = lambda d: [json.loads(x) for x in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    assert [r["ids"] for r in rows("killed")] == [r["ids"] for r in rows("whole")]
+    for name in ("renderer.safetensors", "adapter/adapter_model.safetensors", "backbone/model.safetensors"):
+        a = load_file(tmp_path / "killed" / "model" / name)
+        b = load_file(tmp_path / "whole" / "model" / name)
+        assert a.keys() == b.keys()
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=1e-5, msg=f"{name}:{k}")
