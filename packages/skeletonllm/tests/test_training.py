@@ -145,7 +145,6 @@ def test_cli_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_pat
     import time
 
     from safetensors.torch import load_file
-
     from skeletonllm.cli import main
 
     def config(out):
