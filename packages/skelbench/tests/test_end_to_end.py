@@ -39,6 +39,7 @@ def _check(out, suite):
             assert len(cm) == len(t["classes"])
             if t["mode"] != "generation":
                 assert sum(map(sum, cm)) == t["num_samples"]
+            if t["mode"] == "closed_set":  # every closed-set figure has the GCN beside it
                 train = t["baseline"]["train"]
                 budgets = (
                     [train["source"], train["target"]] if t["kind"] == "cross_format" else [train]

@@ -66,7 +66,7 @@ class Context:
     limit: int | None = None
     batch_size: int = 8
     baseline: bool = True
-    baseline_budget_s: float = 10.0
+    baseline_budget_s: float = 15.0
     baseline_layout: str = "ntu25"
     seed: int = 0
     synth_test_per_class: int | None = None
@@ -509,7 +509,7 @@ def evaluate(
     data_dir: str | Path | None = None,
     limit: int | None = None,
     baseline: bool = True,
-    baseline_budget_s: float = 10.0,
+    baseline_budget_s: float = 15.0,
     batch_size: int = 8,
     seed: int = 0,
     robustness: bool = True,

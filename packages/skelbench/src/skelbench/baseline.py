@@ -165,8 +165,8 @@ class BaselineConfig:
     width: int = 32
     budget_s: float = 60.0
     max_epochs: int = 200
-    lr: float = 3e-3
-    batch_size: int = 32
+    lr: float = 5e-3
+    batch_size: int = 16
     seed: int = 0
 
 

@@ -45,9 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--baseline-budget",
         type=float,
-        default=10.0,
+        default=15.0,
         help="CPU seconds (process CPU time / torch threads) given to each GCN baseline "
-        "training (default 10, sized for the demo)",
+        "training (default 15, sized for the demo)",
     )
     r.add_argument("--no-baseline", action="store_true", help="skip the GCN baseline")
     r.add_argument(
