@@ -2,7 +2,6 @@
 within a few CPU seconds, and respects its budget."""
 
 import numpy as np
-
 from skelbench.baseline import adjacency, features, train_baseline
 from skelbench.synthetic import synth_split
 
