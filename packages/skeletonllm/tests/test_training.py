@@ -179,3 +179,14 @@ def test_cli_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_pat
         assert a.keys() == b.keys()
         for k in a:
             torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=1e-5, msg=f"{name}:{k}")
+
+
+def test_gradient_checkpointing_gives_the_same_updates(tmp_path):
+    results = []
+    for gc in (False, True):
+        m = tiny_model()
+        train_stage(m, raw_records(4), out_dir=tmp_path / str(gc), steps=2, batch_size=2, progress=False,
+                    save_model=False, gradient_checkpointing=gc, trainable=GROUPS)
+        results.append(dict(m.named_parameters()))
+    for n, p in results[0].items():
+        torch.testing.assert_close(p, results[1][n], atol=1e-6, rtol=1e-5, msg=n)

@@ -209,11 +209,13 @@ def train_stage(
     log_every: int = 1,
     save_model: bool = True,
     stage_name: str | None = None,
+    gradient_checkpointing: bool = False,
 ) -> StageResult:
     """Train ``model`` (a SkeletonLLM, modified in place) for ``steps`` optimizer steps on ``records``.
 
     trainable: parameter groups to train (default: ``model.config.trainable``); lr_groups: per-group lr
-    overrides. objective(model, batch) -> (loss, logs) defaults to the LM loss. ``resume`` continues from
+    overrides. gradient_checkpointing recomputes backbone activations in backward (large models).
+    objective(model, batch) -> (loss, logs) defaults to the LM loss. ``resume`` continues from
     ``out_dir/checkpoints/latest`` with the same data order; a finished stage (final step reached) is a
     no-op apart from reloading its weights.
     """
@@ -236,6 +238,11 @@ def train_stage(
     base = unwrap(model)
     groups = tuple(trainable) if trainable is not None else tuple(base.config.trainable)
     base.set_trainable(groups)
+    if gradient_checkpointing:  # trade compute for activation memory on large backbones
+        if hasattr(base.backbone, "activation_checkpointing_enable"):  # transformers >= 5.x name
+            base.backbone.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            base.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     base.to(acc.device)
     collate = collate_fn or base.collator()
 
