@@ -1,4 +1,4 @@
-"""Build-on-first-use of the C++/OpenMP rasteriser kernel (``_kernels/raster.cpp``).
+"""Build-on-first-use of the C++ rasteriser kernel (``_kernels/raster.cpp``).
 
 The kernel has a plain C ABI and includes no torch headers, so one ``c++ -O3`` call builds it in
 about a second; it is loaded with ctypes. The shared object is cached in the torch extensions directory

@@ -6,8 +6,8 @@ covers: only the pixels inside its support are visited (C++: per-row spans of th
 list of (primitive, pixel) pairs inside bounding boxes). :class:`Rasterize` is a custom autograd function
 whose backward recomputes coverage from ``prims`` instead of keeping per-primitive images.
 
-Backends: ``"cpp"`` (C++/OpenMP kernel built on first use, CPU tensors), ``"torch"`` (vectorised pure
-torch, any device) and ``"reference"`` (dense, :mod:`drrender.reference`). ``"auto"`` picks ``cpp`` when it
+Backends: ``"cpp"`` (vectorised, multi-threaded C++ kernel built on first use, CPU tensors),
+``"torch"`` (vectorised pure torch, any device) and ``"reference"`` (dense, :mod:`drrender.reference`). ``"auto"`` picks ``cpp`` when it
 is available for the tensors and ``torch`` otherwise. The environment variable ``DRRENDER_BACKEND``
 sets the default.
 """
