@@ -47,9 +47,13 @@ def test_matplotlib_baseline_draws_the_segment():
 
 def test_tiny_run_reports_every_figure():
     lines = []
-    res = bench.run(
-        sizes=(24,), batch=1, frames=4, threads=1, repeats=1, quick=True, log=lines.append
-    )
+    threads = torch.get_num_threads()
+    try:
+        res = bench.run(
+            sizes=(24,), batch=1, frames=4, threads=1, repeats=1, quick=True, log=lines.append
+        )
+    finally:
+        torch.set_num_threads(threads)  # run() sets the benchmark's thread count process-wide
     row = res["sizes"][24]
     for name in ["drrender (fast)", "(a) reference (dense)", "(c) numpy limb heatmaps"]:
         assert row[name]["fwd_fps"] > 0
