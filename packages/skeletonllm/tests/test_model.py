@@ -226,3 +226,19 @@ def test_left_padding_does_not_change_answers_or_scores(model):
     s = model.score(motions, prompts, cands)
     s1 = torch.cat([model.score([m], [p], [c]) for m, p, c in zip(motions, prompts, cands)])
     torch.testing.assert_close(s, s1, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("backbone", ["tiny-qwen2vl", "tiny-llava", "tiny-idefics3"])
+def test_score_runs_vision_once_and_matches_full_forward(backbone):
+    m = tiny_model(backbone)
+    tower = {"tiny-qwen2vl": "visual", "tiny-llava": "vision_tower", "tiny-idefics3": "vision_model"}[backbone]
+    calls = []
+    m.backbone.model.get_submodule(tower).register_forward_hook(lambda *a: calls.append(1))
+    motions = [r.motion for r in raw_records(3)]
+    cands = ["waving", "walking", "sit down", "stand up"]
+    with torch.no_grad():
+        fast = m.score(motions, "What action?", cands, batch_size=5)
+        assert len(calls) == 1
+        slow = m.score(motions, "What action?", cands, batch_size=5, encode_once=False)
+    assert len(calls) == 1 + 3  # one vision pass per chunk of pairs
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)

@@ -305,22 +305,24 @@ class SkeletonLLM(nn.Module):
 
     @torch.no_grad()
     def score(
-        self, motions, prompts, candidates, *, batch_size: int = 32, normalize: bool = False
+        self, motions, prompts, candidates, *, batch_size: int = 32, normalize: bool = False,
+        encode_once: bool = True,
     ) -> torch.Tensor:
         """Log-likelihood (B, n_cand) of each candidate answer (+ end-of-turn token) given motion and prompt.
 
         candidates: ``list[str]`` shared by all samples or ``list[list[str]]`` (same length per sample).
-        Each motion is rendered once; (sample, candidate) pairs run in chunks of ``batch_size``.
-        ``normalize`` divides by the candidate's token count.
+        Each motion is rendered and (``encode_once``, where the family supports precomputed encoder
+        outputs) run through the vision tower once; (sample, candidate) pairs run through the language
+        model in chunks of ``batch_size``. ``normalize`` divides by the candidate's token count.
         """
         was_training = self.training
         self.eval()
         try:
-            return self._score(motions, prompts, candidates, batch_size, normalize)
+            return self._score(motions, prompts, candidates, batch_size, normalize, encode_once)
         finally:
             self.train(was_training)
 
-    def _score(self, motions, prompts, candidates, batch_size, normalize):
+    def _score(self, motions, prompts, candidates, batch_size, normalize, encode_once):
         samples, _ = self._records_batch(motions, prompts)
         b = len(samples)
         if candidates and isinstance(candidates[0], str):
@@ -333,6 +335,8 @@ class SkeletonLLM(nn.Module):
         if isinstance(prompts, str):
             prompts = [prompts] * b
         pix = self.pixel_inputs(samples)
+        # The vision tower runs once per sample; every candidate reuses its features.
+        feats = self.bridge.encode(self.backbone, pix) if self.bridge.encoder_key and encode_once else None
         pairs = [(i, j) for i in range(b) for j in range(n)]
         scores = torch.empty(b, n)
         dev = self.device
@@ -343,8 +347,12 @@ class SkeletonLLM(nn.Module):
             ids, att = bt["input_ids"].to(dev), bt["attention_mask"].to(dev)
             labels = bt["labels"].to(dev)
             idx = torch.tensor([i for i, _ in chunk], device=dev)
-            sub = self.bridge.repeat_pixel_inputs(pix, idx)
-            logits = self.backbone(**self._backbone_inputs(sub, ids, att), use_cache=False).logits
+            if feats is not None:
+                kw = {"input_ids": ids, "attention_mask": att, **self.bridge.text_inputs(ids),
+                      **self.bridge.encoded_inputs(feats, pix, [i for i, _ in chunk])}
+            else:
+                kw = self._backbone_inputs(self.bridge.repeat_pixel_inputs(pix, idx), ids, att)
+            logits = self.backbone(**kw, use_cache=False).logits
             lp = token_logprobs(logits, labels)
             mask = (labels[:, 1:] != IGNORE).float()
             total = (lp * mask).sum(-1)

@@ -172,6 +172,21 @@ class Bridge:
         """Per-sample pixel inputs -> the layout the model's forward takes."""
         return inputs
 
+    # --- encoder reuse (scoring many candidates per sample) --------------------------------------
+    #: key of ``mm_encoder_outputs`` the model's forward accepts ("image"/"video"); None = not supported
+    encoder_key: ClassVar[str | None] = None
+
+    def encode(self, backbone, pix: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """Per-sample projected visual features ``(n_tokens, D)`` from the model's own feature method."""
+        raise NotImplementedError
+
+    def encoded_inputs(self, feats: list[torch.Tensor], pix: dict[str, torch.Tensor], index: list[int]) -> dict:
+        """Forward kwargs that reuse ``feats`` of samples ``index`` instead of running the vision tower."""
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        pooled = tuple(feats[i] for i in index)
+        return {"mm_encoder_outputs": {self.encoder_key: BaseModelOutputWithPooling(pooler_output=pooled)}}
+
     def group_of(self, name: str) -> str:
         """'projector', 'vision' or 'llm' for a backbone parameter name."""
         if any(k in name for k in self.projector_keys):

@@ -39,6 +39,18 @@ class LlavaBridge(Bridge):
             n -= 1
         return n
 
+    encoder_key = "image"
+
+    def encode(self, backbone, pix):
+        cfg = self.hf_config
+        out = backbone.get_image_features(
+            pixel_values=pix["pixel_values"],
+            vision_feature_layer=cfg.vision_feature_layer,
+            vision_feature_select_strategy=cfg.vision_feature_select_strategy,
+            return_dict=True,
+        )
+        return list(out.pooler_output)
+
     def pixel_inputs(self, frames):
         grid = tile_frames(frames)
         size = _square_size(self.proc, self.hf_config.vision_config.image_size)
