@@ -125,7 +125,13 @@ def test_two_process_accelerate_launch_gloo(tmp_path):
         train: {out_dir: out, steps: 2, batch_size: 2, lr: 1.0e-3, save_every: 1, progress: false}
     """))
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    import socket
+
+    with socket.socket() as sock:  # a free port, so parallel runs on one machine do not collide
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--main_process_port", str(port),
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
            "-m", "skeletonllm.cli", "train", str(cfg)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
