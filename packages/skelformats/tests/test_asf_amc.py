@@ -29,7 +29,10 @@ def test_all_amc_trials(cmu_dir):
         assert np.isfinite(m.data).all()
         # a standing adult: the head top is 1.4-2.1 m above the lower ankle in the first frame
         lay = m.layout
-        height = m.data[0, lay.index("head"), 1] - m.data[0, [lay.index("ltibia"), lay.index("rtibia")], 1].min()
+        height = (
+            m.data[0, lay.index("head"), 1]
+            - m.data[0, [lay.index("ltibia"), lay.index("rtibia")], 1].min()
+        )
         assert 1.2 < height < 2.1, (f.name, height)
 
 
@@ -53,15 +56,25 @@ def test_asf_amc_agrees_with_cmu_bvh_conversion(cmu_dir):
     a = sf.load(cmu_dir / "asf_amc" / "01" / "01_01.amc")
     b = sf.load(cmu_dir / "bvh" / "01_01.bvh")
     u = a.meta["metres_per_unit"]
-    bd = b.data[1:1 + a.num_frames].astype(np.float64) * u
+    bd = b.data[1 : 1 + a.num_frames].astype(np.float64) * u
     # BVH joints sit at the start of a bone = the ASF parent bone's end
-    for bvh_joint, asf_bone in [("Hips", "root"), ("LeftUpLeg", "lhipjoint"), ("LeftLeg", "lfemur"),
-                                ("RightFoot", "rtibia"), ("RightToeBase", "rfoot"), ("Spine", "lowerback"),
-                                ("Spine1", "upperback")]:
-        err = np.linalg.norm(bd[:, b.layout.index(bvh_joint)] - a.data[:, a.layout.index(asf_bone)], axis=-1)
+    for bvh_joint, asf_bone in [
+        ("Hips", "root"),
+        ("LeftUpLeg", "lhipjoint"),
+        ("LeftLeg", "lfemur"),
+        ("RightFoot", "rtibia"),
+        ("RightToeBase", "rfoot"),
+        ("Spine", "lowerback"),
+        ("Spine1", "upperback"),
+    ]:
+        err = np.linalg.norm(
+            bd[:, b.layout.index(bvh_joint)] - a.data[:, a.layout.index(asf_bone)], axis=-1
+        )
         assert err.max() < 1e-3, (bvh_joint, err.max())
     thorax = parse_asf(cmu_dir / "asf_amc" / "01" / "01.asf").bones["thorax"].length * u
-    err = np.linalg.norm(bd[:, b.layout.index("LeftForeArm")] - a.data[:, a.layout.index("lhumerus")], axis=-1)
+    err = np.linalg.norm(
+        bd[:, b.layout.index("LeftForeArm")] - a.data[:, a.layout.index("lhumerus")], axis=-1
+    )
     np.testing.assert_allclose(err, thorax, atol=1e-3)
 
 

@@ -18,12 +18,18 @@ def bvh_cases(draw):
     """A random hierarchy (channel orders, offsets, position channels) and random frames."""
     n = draw(st.integers(1, 7))
     parents = [-1] + [draw(st.integers(0, j - 1)) for j in range(1, n)]
-    offsets = draw(st.lists(st.lists(st.floats(-5, 5), min_size=3, max_size=3), min_size=n, max_size=n))
+    offsets = draw(
+        st.lists(st.lists(st.floats(-5, 5), min_size=3, max_size=3), min_size=n, max_size=n)
+    )
     orders = draw(st.lists(st.sampled_from(ROT_ORDERS), min_size=n, max_size=n))
     has_pos = [True] + draw(st.lists(st.booleans(), min_size=n - 1, max_size=n - 1))
     T = draw(st.integers(1, 4))
-    ang = np.array(draw(st.lists(st.floats(-180, 180), min_size=T * n * 3, max_size=T * n * 3))).reshape(T, n, 3)
-    pos = np.array(draw(st.lists(st.floats(-10, 10), min_size=T * n * 3, max_size=T * n * 3))).reshape(T, n, 3)
+    ang = np.array(
+        draw(st.lists(st.floats(-180, 180), min_size=T * n * 3, max_size=T * n * 3))
+    ).reshape(T, n, 3)
+    pos = np.array(
+        draw(st.lists(st.floats(-10, 10), min_size=T * n * 3, max_size=T * n * 3))
+    ).reshape(T, n, 3)
     return parents, np.array(offsets), orders, has_pos, ang, pos
 
 
@@ -37,7 +43,9 @@ def _write(parents, offsets, orders, has_pos, ang, pos, fps=30.0):
         lines.append(f"{ind}{'ROOT' if parents[j] < 0 else 'JOINT'} j{j}")
         lines.append(ind + "{")
         lines.append(f"{ind}  OFFSET {' '.join(repr(float(v)) for v in offsets[j])}")
-        ch = (["Xposition", "Yposition", "Zposition"] if has_pos[j] else []) + [f"{a}rotation" for a in orders[j]]
+        ch = (["Xposition", "Yposition", "Zposition"] if has_pos[j] else []) + [
+            f"{a}rotation" for a in orders[j]
+        ]
         lines.append(f"{ind}  CHANNELS {len(ch)} {' '.join(ch)}")
         order.append(j)
         for k in children[j]:
@@ -83,8 +91,10 @@ def test_fk_matches_scipy(tmp_path_factory, case):
             expect[t, j] = glob_p[j]
     got = m.data[:, [m.layout.joints.index(f"j{j}") for j in range(n)]]
     np.testing.assert_allclose(got, expect, atol=1e-3, rtol=1e-5)
-    assert m.layout.parents == tuple(-1 if parents[int(nm[1:])] < 0 else m.layout.joints.index(f"j{parents[int(nm[1:])]}")
-                                     for nm in m.layout.joints)
+    assert m.layout.parents == tuple(
+        -1 if parents[int(nm[1:])] < 0 else m.layout.joints.index(f"j{parents[int(nm[1:])]}")
+        for nm in m.layout.joints
+    )
 
 
 @given(bvh_cases())
@@ -111,13 +121,21 @@ def test_bvh_position_channels_exact_for_any_data(tmp_path_factory, m):
     # BVH stores joints depth-first: compare by name
     idx = [back.layout.joints.index(n) for n in lay.joints]
     assert sorted(back.layout.joints) == sorted(lay.joints)
-    assert all(back.layout.parents[idx[j]] == (-1 if p < 0 else idx[p]) for j, p in enumerate(lay.parents))
+    assert all(
+        back.layout.parents[idx[j]] == (-1 if p < 0 else idx[p]) for j, p in enumerate(lay.parents)
+    )
     np.testing.assert_allclose(back.data[:, idx], m.data, atol=1e-4)
 
 
 def test_end_sites_optional(tmp_path):
-    case = ([-1, 0], np.array([[0, 0, 0], [0, 1, 0]]), ["ZXY", "ZXY"], [True, False],
-            np.zeros((2, 2, 3)), np.zeros((2, 2, 3)))
+    case = (
+        [-1, 0],
+        np.array([[0, 0, 0], [0, 1, 0]]),
+        ["ZXY", "ZXY"],
+        [True, False],
+        np.zeros((2, 2, 3)),
+        np.zeros((2, 2, 3)),
+    )
     text, _ = _write(*case)
     (tmp_path / "e.bvh").write_text(text)
     assert read_bvh(tmp_path / "e.bvh").num_joints == 2
@@ -157,7 +175,9 @@ def test_cmu_bvh_anatomy(cmu_dir):
         m = sf.load(cmu_dir / "bvh" / f"{stem}.bvh")
         lay = m.layout
         n = sf.normalize(m, center="frame", scale=None)
-        assert np.mean(n.data[:, lay.index("head"), 1] > n.data[:, lay.index("left_ankle"), 1]) > 0.95
+        assert (
+            np.mean(n.data[:, lay.index("head"), 1] > n.data[:, lay.index("left_ankle"), 1]) > 0.95
+        )
         f = sf.normalize(m, face=True, scale=None)
         assert f.data[1, lay.index(front), 2] > f.data[1, lay.index(back), 2]
 
@@ -206,16 +226,37 @@ def test_good_fixture_loads(tmp_path):
     np.testing.assert_allclose(m.data[1, 1], [1, 0, 1], atol=1e-6)  # 90 deg about x takes +y to +z
 
 
-@pytest.mark.parametrize("mutate,err,match", [
-    (lambda s: s[: s.rindex("\n1 0 0")], TruncatedFileError, "declares 2 frames"),
-    (lambda s: s.replace("Frames: 2", "Frames: 0").rsplit("MOTION", 1)[0] + "MOTION\nFrames: 0\nFrame Time: 0.1\n",
-     EmptySequenceError, "no frames"),
-    (lambda s: s.replace("0 0 0 0 0 0 0 0 0", "0 0 0 0 2.1e9x 0 0 0 0"), CorruptDataError, "non-numeric"),
-    (lambda s: s.split("MOTION")[0], TruncatedFileError, "no MOTION"),
-    (lambda s: s.replace("    }\n  }\n}\nMOTION", "    }\n  }\nMOTION"), TruncatedFileError, "missing '}'"),
-    (lambda s: s.replace("CHANNELS 3 Zrotation", "CHANNELS 3 Wrotation"), CorruptDataError, "bad CHANNELS"),
-    (lambda s: s + "0 0 0\n", CorruptDataError, "beyond"),
-])
+@pytest.mark.parametrize(
+    "mutate,err,match",
+    [
+        (lambda s: s[: s.rindex("\n1 0 0")], TruncatedFileError, "declares 2 frames"),
+        (
+            lambda s: (
+                s.replace("Frames: 2", "Frames: 0").rsplit("MOTION", 1)[0]
+                + "MOTION\nFrames: 0\nFrame Time: 0.1\n"
+            ),
+            EmptySequenceError,
+            "no frames",
+        ),
+        (
+            lambda s: s.replace("0 0 0 0 0 0 0 0 0", "0 0 0 0 2.1e9x 0 0 0 0"),
+            CorruptDataError,
+            "non-numeric",
+        ),
+        (lambda s: s.split("MOTION")[0], TruncatedFileError, "no MOTION"),
+        (
+            lambda s: s.replace("    }\n  }\n}\nMOTION", "    }\n  }\nMOTION"),
+            TruncatedFileError,
+            "missing '}'",
+        ),
+        (
+            lambda s: s.replace("CHANNELS 3 Zrotation", "CHANNELS 3 Wrotation"),
+            CorruptDataError,
+            "bad CHANNELS",
+        ),
+        (lambda s: s + "0 0 0\n", CorruptDataError, "beyond"),
+    ],
+)
 def test_bad_bvh(tmp_path, mutate, err, match):
     p = _bad(tmp_path, mutate(GOOD))
     with pytest.raises(err, match=match) as e:
@@ -242,13 +283,17 @@ def test_bvh_export_any_joint_order(tmp_path):
 
 
 def test_bvh_export_places_missing_joints_on_parent(tmp_path):
-    m = sf.convert(sf.Motion(np.random.default_rng(1).normal(size=(3, 20, 3)), "kinect_v1_20"), "ntu25")
+    m = sf.convert(
+        sf.Motion(np.random.default_rng(1).normal(size=(3, 20, 3)), "kinect_v1_20"), "ntu25"
+    )
     with pytest.warns(sf.SkelFormatWarning, match="parent's position"):
         sf.save(m, tmp_path / "m.bvh")
     back = sf.load(tmp_path / "m.bvh")
     lay = back.layout
     for name, parent in (("HandTipLeft", "HandLeft"), ("ThumbRight", "WristRight")):
-        np.testing.assert_allclose(back.data[:, lay.index(name)], back.data[:, lay.index(parent)], atol=1e-4)
+        np.testing.assert_allclose(
+            back.data[:, lay.index(name)], back.data[:, lay.index(parent)], atol=1e-4
+        )
 
 
 def test_bvh_export_rejects_graphs(tmp_path):

@@ -8,7 +8,17 @@ from skelformats.convert import DERIVATIONS, conversion_plan
 from skelformats.errors import ConversionError
 from skelformats.strategies import layouts, motions
 
-LAYOUTS_3D = ["ntu25", "kinect_v1_20", "msr20", "openni15", "mediapipe33", "smpl22", "smpl24", "h36m17", "cmu31"]
+LAYOUTS_3D = [
+    "ntu25",
+    "kinect_v1_20",
+    "msr20",
+    "openni15",
+    "mediapipe33",
+    "smpl22",
+    "smpl24",
+    "h36m17",
+    "cmu31",
+]
 LAYOUTS_2D = ["penn13", "coco17", "openpose18", "openpose25"]
 
 
@@ -17,13 +27,19 @@ def _pair(dims):
     return st.tuples(st.sampled_from(names), st.sampled_from(names))
 
 
-@given(st.one_of(_pair(3), _pair(2)).flatmap(lambda p: st.tuples(st.just(p[1]), motions(p[0], confidence=None))))
+@given(
+    st.one_of(_pair(3), _pair(2)).flatmap(
+        lambda p: st.tuples(st.just(p[1]), motions(p[0], confidence=None))
+    )
+)
 def test_convert_and_back_is_identity_on_shared_joints(args):
     dst, m = args
     there = sf.convert(m, dst)
     back = sf.convert(there, m.layout)
     src_lay, dst_lay = m.layout, sf.get_layout(dst)
-    shared = [j for j, c in enumerate(src_lay.canonical) if c is not None and c in dst_lay.canonical]
+    shared = [
+        j for j, c in enumerate(src_lay.canonical) if c is not None and c in dst_lay.canonical
+    ]
     assert np.array_equal(back.data[..., shared, :], m.data[..., shared, :])
     conf = m.confidence_or_ones()
     assert np.array_equal(back.confidence_or_ones()[..., shared], conf[..., shared])
@@ -49,7 +65,9 @@ def test_random_layouts_roundtrip(a, b, data):
 @given(st.sampled_from(LAYOUTS_3D), st.sampled_from(LAYOUTS_3D), st.data())
 def test_convert_commutes_with_similarity_transforms(src, dst, data):
     m = data.draw(motions(src, max_abs=10.0, confidence=False))
-    R = Rotation.from_rotvec(data.draw(st.lists(st.floats(-3, 3), min_size=3, max_size=3))).as_matrix()
+    R = Rotation.from_rotvec(
+        data.draw(st.lists(st.floats(-3, 3), min_size=3, max_size=3))
+    ).as_matrix()
     t = np.array(data.draw(st.lists(st.floats(-5, 5), min_size=3, max_size=3)))
     s = data.draw(st.floats(0.1, 10))
     moved = m.replace(data=(s * m.data.astype(np.float64) @ R.T + t).astype(np.float32))
@@ -100,23 +118,30 @@ def test_conversion_matrix_properties():
 
 
 def test_3d_to_2d_needs_projection():
-    m = sf.Motion(np.random.default_rng(2).normal(size=(2, 25, 3)), "ntu25", meta={"source": "x.skeleton"})
+    m = sf.Motion(
+        np.random.default_rng(2).normal(size=(2, 25, 3)), "ntu25", meta={"source": "x.skeleton"}
+    )
     with pytest.raises(ConversionError, match="projection") as e:
         sf.convert(m, "coco17")
     assert "x.skeleton" in str(e.value)
     out = sf.convert(m, "openpose25", project="xy")
     lay = out.layout
     # image rows grow downwards: y is flipped for a y-down 2D layout
-    np.testing.assert_allclose(out.data[:, lay.index("LShoulder")],
-                               m.data[:, 4, :2] * np.array([1, -1], np.float32))
+    np.testing.assert_allclose(
+        out.data[:, lay.index("LShoulder")], m.data[:, 4, :2] * np.array([1, -1], np.float32)
+    )
     with pytest.raises(ConversionError, match="depth"):
         sf.convert(out, "ntu25")
 
 
 def test_length_units_converted():
-    mm = sf.Layout(name="kinect_mm", joints=sf.get_layout("kinect_v1_20").joints,
-                   parents=sf.get_layout("kinect_v1_20").parents, units="mm",
-                   canonical=sf.get_layout("kinect_v1_20").canonical)
+    mm = sf.Layout(
+        name="kinect_mm",
+        joints=sf.get_layout("kinect_v1_20").joints,
+        parents=sf.get_layout("kinect_v1_20").parents,
+        units="mm",
+        canonical=sf.get_layout("kinect_v1_20").canonical,
+    )
     m = sf.Motion(np.full((2, 20, 3), 1000.0), mm)
     out = sf.convert(m, "ntu25")
     np.testing.assert_allclose(out.data[:, out.layout.index("SpineBase")], 1.0)

@@ -7,8 +7,21 @@ from skelformats.canonical import CANONICAL_JOINTS, PART_NAMES, mirror_name, par
 from skelformats.errors import LayoutError, UnknownJointError, UnknownLayoutError
 from skelformats.strategies import layouts
 
-BUILTIN = ["ntu25", "kinect_v1_20", "msr20", "openni15", "penn13", "coco17", "openpose18", "openpose25",
-           "mediapipe33", "smpl22", "smpl24", "h36m17", "cmu31"]
+BUILTIN = [
+    "ntu25",
+    "kinect_v1_20",
+    "msr20",
+    "openni15",
+    "penn13",
+    "coco17",
+    "openpose18",
+    "openpose25",
+    "mediapipe33",
+    "smpl22",
+    "smpl24",
+    "h36m17",
+    "cmu31",
+]
 
 
 def test_builtin_layouts_registered():
@@ -36,16 +49,32 @@ def test_builtin_layout_consistent(name):
 
 
 def test_joint_counts_and_orders():
-    counts = {"ntu25": 25, "kinect_v1_20": 20, "msr20": 20, "openni15": 15, "penn13": 13, "coco17": 17,
-              "openpose18": 18, "openpose25": 25, "mediapipe33": 33, "smpl22": 22, "smpl24": 24,
-              "h36m17": 17, "cmu31": 31}
+    counts = {
+        "ntu25": 25,
+        "kinect_v1_20": 20,
+        "msr20": 20,
+        "openni15": 15,
+        "penn13": 13,
+        "coco17": 17,
+        "openpose18": 18,
+        "openpose25": 25,
+        "mediapipe33": 33,
+        "smpl22": 22,
+        "smpl24": 24,
+        "h36m17": 17,
+        "cmu31": 31,
+    }
     for name, n in counts.items():
         assert sf.get_layout(name).num_joints == n
     # spot checks against the datasets' documentation
     assert sf.get_layout("ntu25").joints[20] == "SpineShoulder"
     assert sf.get_layout("kinect_v1_20").canonical[2] == "neck"
     msr = sf.get_layout("msr20")
-    assert msr.canonical[6] == "pelvis" and msr.canonical[19] == "head" and msr.canonical[10] == "right_wrist"
+    assert (
+        msr.canonical[6] == "pelvis"
+        and msr.canonical[19] == "head"
+        and msr.canonical[10] == "right_wrist"
+    )
     assert sf.get_layout("openpose25").joints[8] == "MidHip"
     assert sf.get_layout("coco17").joints[0] == "nose"
     assert sf.get_layout("penn13").dims == 2
@@ -110,14 +139,21 @@ def test_duplicates_rejected(lay, data):
     i, j = data.draw(st.lists(st.integers(0, len(names) - 1), min_size=2, max_size=2, unique=True))
     names[j] = names[i]
     with pytest.raises(LayoutError, match="duplicate"):
-        sf.Layout(name="bad", joints=tuple(names), parents=lay.parents, edges=None if lay.parents else lay.edges)
+        sf.Layout(
+            name="bad",
+            joints=tuple(names),
+            parents=lay.parents,
+            edges=None if lay.parents else lay.edges,
+        )
 
 
 @given(layouts(tree=True), st.data())
 def test_parent_out_of_range_rejected(lay, data):
     parents = list(lay.parents)
     j = data.draw(st.integers(0, lay.num_joints - 1))
-    parents[j] = data.draw(st.one_of(st.integers(lay.num_joints, lay.num_joints + 5), st.integers(-10, -2)))
+    parents[j] = data.draw(
+        st.one_of(st.integers(lay.num_joints, lay.num_joints + 5), st.integers(-10, -2))
+    )
     with pytest.raises(LayoutError, match="out of range"):
         sf.Layout(name="bad", joints=lay.joints, parents=tuple(parents))
 
@@ -142,13 +178,28 @@ def test_other_invalid_layouts():
 def test_register_layout_conflicts():
     lay = sf.Layout(name="test_reg_tiny", joints=("pelvis", "head"), parents=(-1, 0))
     assert sf.register_layout(lay) is lay
-    assert sf.register_layout(sf.Layout(name="test_reg_tiny", joints=("pelvis", "head"), parents=(-1, 0))) is lay
+    assert (
+        sf.register_layout(
+            sf.Layout(name="test_reg_tiny", joints=("pelvis", "head"), parents=(-1, 0))
+        )
+        is lay
+    )
     with pytest.raises(sf.SkelFormatError, match="already registered"):
-        sf.register_layout(sf.Layout(name="test_reg_tiny", joints=("pelvis", "neck"), parents=(-1, 0)))
+        sf.register_layout(
+            sf.Layout(name="test_reg_tiny", joints=("pelvis", "neck"), parents=(-1, 0))
+        )
     assert sf.get_layout("test_reg_tiny") is lay
 
 
 def test_canonical_vocabulary():
     assert len(CANONICAL_JOINTS) == len(set(CANONICAL_JOINTS))
     assert "left_hand_tip" in CANONICAL_JOINTS and "right_small_toe" in CANONICAL_JOINTS
-    assert PART_NAMES == ("torso", "head", "left_arm", "right_arm", "left_leg", "right_leg", "other")
+    assert PART_NAMES == (
+        "torso",
+        "head",
+        "left_arm",
+        "right_arm",
+        "left_leg",
+        "right_leg",
+        "other",
+    )

@@ -9,8 +9,11 @@ from skelformats.strategies import motions
 NAMES = ["ntu25", "kinect_v1_20", "smpl22", "coco17", "cmu31", "openni15"]
 
 
-@given(st.sampled_from(NAMES).flatmap(lambda n: motions(n, max_abs=5.0, people=None)),
-       st.sampled_from(["first", "frame", None]), st.booleans())
+@given(
+    st.sampled_from(NAMES).flatmap(lambda n: motions(n, max_abs=5.0, people=None)),
+    st.sampled_from(["first", "frame", None]),
+    st.booleans(),
+)
 def test_normalize_idempotent(m, center, face):
     face = face and m.layout.dims == 3
     once = sf.normalize(m, center=center, face=face)

@@ -15,8 +15,13 @@ def _roundtrip(m, tmp_path):
 @given(motions(people=None))
 def test_save_load_exact(tmp_path_factory, m):
     tmp = tmp_path_factory.mktemp("npz")
-    m.meta.update(subject=3, tags=("a", "b"), arr=np.arange(6, dtype=np.int16).reshape(2, 3),
-                  scalar=np.float64(0.25), nested={"x": [1, 2.5, None]})
+    m.meta.update(
+        subject=3,
+        tags=("a", "b"),
+        arr=np.arange(6, dtype=np.int16).reshape(2, 3),
+        scalar=np.float64(0.25),
+        nested={"x": [1, 2.5, None]},
+    )
     back = _roundtrip(m, tmp)
     assert back.layout == m.layout
     assert back.data.dtype == np.float32 and np.array_equal(back.data, m.data)
@@ -83,7 +88,9 @@ def test_wrong_joint_count_in_npz(tmp_path):
         sf.load(tmp_path / "wrong.npz")
     h = json.loads(header)
     h["layout"]["parents"][0] = 5  # a cycle through the root
-    np.savez(tmp_path / "cyc.npz", data=np.zeros((2, 25, 3), np.float32), header=np.array(json.dumps(h)))
+    np.savez(
+        tmp_path / "cyc.npz", data=np.zeros((2, 25, 3), np.float32), header=np.array(json.dumps(h))
+    )
     with pytest.raises(CorruptDataError, match="cyc.npz.*invalid layout"):
         sf.load(tmp_path / "cyc.npz")
     np.savez(tmp_path / "empty.npz", data=np.zeros((0, 25, 3), np.float32), header=np.array(header))

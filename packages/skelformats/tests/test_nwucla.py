@@ -63,7 +63,9 @@ def _frame(n=20):
 
 def test_bad_nwucla(tmp_path):
     with pytest.raises(JointCountError, match="frame 1 has 19 joints") as e:
-        sf.load(_write(tmp_path, {"file_name": "x", "skeletons": [_frame(), _frame(19)], "label": 1}))
+        sf.load(
+            _write(tmp_path, {"file_name": "x", "skeletons": [_frame(), _frame(19)], "label": 1})
+        )
     assert "a01_s01_e01_v01.json" in str(e.value)
     with pytest.raises(EmptySequenceError, match="a01_s01_e01_v01.json"):
         sf.load(_write(tmp_path, {"file_name": "x", "skeletons": [], "label": 1}))

@@ -1,4 +1,5 @@
 """C3D reader on files written with c3d.Writer."""
+
 from __future__ import annotations
 
 import builtins
@@ -40,7 +41,11 @@ def test_markers_in_metres_with_invalid_points(tmp_path):
     p = write_c3d(tmp_path / "trial.c3d", ["LASI", "RASI", "LKNE", "RKNE"], xyz, res, rate=120)
     m = sf.load(p)
     assert sf.detect_format(p) == "c3d"
-    assert m.fps == 120 and m.data.shape == (7, 4, 3) and m.layout.joints == ("LASI", "RASI", "LKNE", "RKNE")
+    assert (
+        m.fps == 120
+        and m.data.shape == (7, 4, 3)
+        and m.layout.joints == ("LASI", "RASI", "LKNE", "RKNE")
+    )
     assert m.layout.name == "c3d:trial" and len(m.layout.edges) == 0
     valid = res >= 0
     np.testing.assert_allclose(m.data[valid], xyz[valid] / 1000, atol=1e-4)
@@ -61,7 +66,9 @@ def test_broken_files(tmp_path):
     p = write_c3d(tmp_path / "cut.c3d", ["A", "B"], np.ones((50, 2, 3)))
     data = p.read_bytes()
     p.write_bytes(data[: len(data) - 1000])
-    with pytest.raises(sf.TruncatedFileError, match=r"cut\.c3d: the file ends after 32 of its 50 frames"):
+    with pytest.raises(
+        sf.TruncatedFileError, match=r"cut\.c3d: the file ends after 32 of its 50 frames"
+    ):
         sf.load(p)
     q = tmp_path / "junk.c3d"
     q.write_bytes(b"\x02\x50" + b"\x00" * 510 + b"\xff" * 100)
@@ -79,5 +86,7 @@ def test_missing_package_is_a_clear_error(tmp_path, monkeypatch):
         return real_import(name, *a, **k)
 
     monkeypatch.setattr(builtins, "__import__", no_c3d)
-    with pytest.raises(c3d_reader.MissingDependencyError, match=r"a\.c3d: .*pip install 'skelformats\[c3d\]'"):
+    with pytest.raises(
+        c3d_reader.MissingDependencyError, match=r"a\.c3d: .*pip install 'skelformats\[c3d\]'"
+    ):
         sf.load(p)

@@ -1,4 +1,5 @@
 """Florence 3D reader: generated MATLAB struct arrays, bad input, and the real dataset."""
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,9 @@ from skelformats.readers import florence
 REPO = Path(__file__).resolve().parents[3]
 DATA = Path(os.environ.get("SKEL_DATA_DIR", REPO.parent / "shared" / "data"))
 FLO = DATA / "Florence3D"
-needs_data = pytest.mark.skipif(not (FLO / "skeletal_data.mat").is_file(), reason=f"Florence 3D not found under {DATA}")
+needs_data = pytest.mark.skipif(
+    not (FLO / "skeletal_data.mat").is_file(), reason=f"Florence 3D not found under {DATA}"
+)
 
 _DT = [("original_skeletal_data", "O"), ("time_stamps", "O"), ("subject", "O"), ("action", "O")]
 
@@ -23,7 +26,12 @@ def _write(path: Path, seqs, names=("wave", "drink")) -> Path:
     """seqs: [(array (3, J, T), subject, action)] -> skeletal_data struct array (N x 1)."""
     rec = np.empty((len(seqs), 1), dtype=_DT)
     for i, (a, s, act) in enumerate(seqs):
-        rec[i, 0] = (a, np.arange(1, a.shape[-1] + 1, dtype=np.uint8)[None], np.uint8(s), np.uint8(act))
+        rec[i, 0] = (
+            a,
+            np.arange(1, a.shape[-1] + 1, dtype=np.uint8)[None],
+            np.uint8(s),
+            np.uint8(act),
+        )
     scipy.io.savemat(path, {"skeletal_data": rec})
     cell = np.empty((1, len(names)), dtype=object)
     cell[0, :] = list(names)
@@ -40,7 +48,9 @@ def test_struct_array_axes_and_takes(tmp_path):
     assert [m.num_frames for m in ms] == [8, 12, 9]
     a = seqs[1][0]
     # rows (x, depth, height) -> (x, y up, z depth)
-    np.testing.assert_allclose(ms[1].data, np.stack([a[0], a[2], a[1]], -1).transpose(1, 0, 2), atol=1e-6)
+    np.testing.assert_allclose(
+        ms[1].data, np.stack([a[0], a[2], a[1]], -1).transpose(1, 0, 2), atol=1e-6
+    )
     assert [m.meta["take"] for m in ms] == [1, 2, 1]
     assert [m.meta["action"] for m in ms] == ["wave", "wave", "drink"]
     assert ms[2].meta["subject"] == 3 and ms[0].layout.name == "openni15"
@@ -65,20 +75,27 @@ def test_bad_entries_are_reported_and_skipped(tmp_path):
 def test_broken_files(tmp_path):
     p = tmp_path / "skeletal_data.mat"
     p.write_bytes(b"MATLAB 5.0 MAT-file" + b"\0" * 20)
-    with pytest.raises(sf.CorruptDataError, match=r"skeletal_data\.mat: not a readable MATLAB file"):
+    with pytest.raises(
+        sf.CorruptDataError, match=r"skeletal_data\.mat: not a readable MATLAB file"
+    ):
         florence.read_florence3d(p)
     scipy.io.savemat(p, {"other": np.zeros(3)})
     with pytest.raises(sf.CorruptDataError, match="no field 'skeletal_data'"):
         florence.read_florence3d(p)
     _write(p, [(np.zeros((3, 14, 5)), 1, 1)])
-    with pytest.warns(sf.SkelFormatWarning), pytest.raises(sf.EmptySequenceError, match="no readable sequence"):
+    with (
+        pytest.warns(sf.SkelFormatWarning),
+        pytest.raises(sf.EmptySequenceError, match="no readable sequence"),
+    ):
         florence.read_florence3d(p)
 
 
 @needs_data
 def test_real_dataset_counts():
     # truth from the MATLAB file itself, read with scipy directly (not through the reader)
-    raw = scipy.io.loadmat(FLO / "skeletal_data.mat", squeeze_me=True, struct_as_record=False)["skeletal_data"]
+    raw = scipy.io.loadmat(FLO / "skeletal_data.mat", squeeze_me=True, struct_as_record=False)[
+        "skeletal_data"
+    ]
     lengths = [r.original_skeletal_data.shape[-1] for r in raw]
     assert len(lengths) == 215
     with warnings.catch_warnings():
@@ -87,9 +104,20 @@ def test_real_dataset_counts():
     assert len(ms) == 215 and [m.num_frames for m in ms] == lengths
     assert sum(lengths) == sum(m.num_frames for m in ms) == 4016
     assert min(lengths) == 8 and max(lengths) == 35
-    assert [(m.meta["subject"], m.meta["label"]) for m in ms] == [(int(r.subject), int(r.action)) for r in raw]
+    assert [(m.meta["subject"], m.meta["label"]) for m in ms] == [
+        (int(r.subject), int(r.action)) for r in raw
+    ]
     assert {m.meta["action"] for m in ms} == {
-        "wave", "drink", "answer phone", "clap", "tight lace", "sit down", "stand up", "read watch", "bow"}
+        "wave",
+        "drink",
+        "answer phone",
+        "clap",
+        "tight lace",
+        "sit down",
+        "stand up",
+        "read watch",
+        "bow",
+    }
     # y is up after the axis reorder: the head is above the ankles in every frame
     for m in ms:
         head, l_ankle = m.layout.index("head"), m.layout.index("left_ankle")

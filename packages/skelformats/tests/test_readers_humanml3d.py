@@ -1,4 +1,5 @@
 """HumanML3D new_joints .npy reader on arrays written in the dataset's layout (T, 22, 3)."""
+
 from __future__ import annotations
 
 import numpy as np

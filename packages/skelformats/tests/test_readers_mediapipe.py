@@ -1,4 +1,5 @@
 """MediaPipe Pose landmark exports (the JSON and CSV shapes documented in readers/mediapipe.py)."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,10 @@ def _frames(t=6, seed=0):
 
 
 def _json_frame(xyz, vis):
-    return [{"x": float(x), "y": float(y), "z": float(z), "visibility": float(v)} for (x, y, z), v in zip(xyz, vis)]
+    return [
+        {"x": float(x), "y": float(y), "z": float(z), "visibility": float(v)}
+        for (x, y, z), v in zip(xyz, vis)
+    ]
 
 
 def test_json_object_with_fps_and_an_undetected_frame(tmp_path):
@@ -52,7 +56,9 @@ def test_csv_long_format_with_names_and_gaps(tmp_path):
     for t in (0, 1, 3):  # frame 2 missing
         for j in range(33):
             lab = names[j] if j % 2 else str(j)
-            rows.append(f"{t},{lab},{xyz[t, j, 0]:.17g},{xyz[t, j, 1]:.17g},{xyz[t, j, 2]:.17g},{vis[t, j]:.17g}")
+            rows.append(
+                f"{t},{lab},{xyz[t, j, 0]:.17g},{xyz[t, j, 1]:.17g},{xyz[t, j, 2]:.17g},{vis[t, j]:.17g}"
+            )
     p = tmp_path / "pose.csv"
     p.write_text("\n".join(rows) + "\n")
     m = sf.load(p)
@@ -63,16 +69,35 @@ def test_csv_long_format_with_names_and_gaps(tmp_path):
 @pytest.mark.parametrize(
     "content, suffix, error, match",
     [
-        ("[[" + ", ".join(['{"x": 0, "y": 0, "z": 0}'] * 32) + "]]", ".json", sf.JointCountError,
-         "frame 0: 32 landmarks, expected 33"),
-        ("[[" + ", ".join(['{"x": 0, "y": 0}'] * 33) + "]]", ".json", sf.CorruptDataError, "landmark 0: no 'z'"),
+        (
+            "[[" + ", ".join(['{"x": 0, "y": 0, "z": 0}'] * 32) + "]]",
+            ".json",
+            sf.JointCountError,
+            "frame 0: 32 landmarks, expected 33",
+        ),
+        (
+            "[[" + ", ".join(['{"x": 0, "y": 0}'] * 33) + "]]",
+            ".json",
+            sf.CorruptDataError,
+            "landmark 0: no 'z'",
+        ),
         ('{"frames": [', ".json", sf.CorruptDataError, "invalid JSON"),
         ("[]", ".json", sf.EmptySequenceError, "no frames"),
         ("[null, []]", ".json", sf.EmptySequenceError, "no person detected"),
         ("frame,landmark,x,y,z\n0,0,1,2,3\n", ".csv", sf.JointCountError, "frame 0: 1 landmarks"),
-        ("frame,landmark,x,y,z\n0,elbow,1,2,3\n", ".csv", sf.CorruptDataError, "line 2: bad frame, landmark"),
+        (
+            "frame,landmark,x,y,z\n0,elbow,1,2,3\n",
+            ".csv",
+            sf.CorruptDataError,
+            "line 2: bad frame, landmark",
+        ),
         ("frame,x,y\n", ".csv", sf.EmptySequenceError, "no landmark rows"),
-        ("frame,x,y\n0,1,2\n", ".csv", sf.CorruptDataError, r"lacks column\(s\) \['landmark', 'z'\]"),
+        (
+            "frame,x,y\n0,1,2\n",
+            ".csv",
+            sf.CorruptDataError,
+            r"lacks column\(s\) \['landmark', 'z'\]",
+        ),
     ],
 )
 def test_bad_files(tmp_path, content, suffix, error, match):

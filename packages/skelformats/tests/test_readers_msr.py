@@ -1,4 +1,5 @@
 """MSR Action3D text reader: generated files (format, bad input) and the real dataset."""
+
 from __future__ import annotations
 
 import io
@@ -18,12 +19,16 @@ from skelformats.readers import msr
 REPO = Path(__file__).resolve().parents[3]
 DATA = Path(os.environ.get("SKEL_DATA_DIR", REPO.parent / "shared" / "data"))
 MSR = DATA / "MSRAction3D"
-needs_data = pytest.mark.skipif(not (MSR / "real_world_xyz").is_dir(), reason=f"MSR Action3D not found under {DATA}")
+needs_data = pytest.mark.skipif(
+    not (MSR / "real_world_xyz").is_dir(), reason=f"MSR Action3D not found under {DATA}"
+)
 
 
 def _write(path: Path, frames: np.ndarray) -> Path:
     """frames (T, 20, 4) -> one 'x y z w' line per joint, as the dataset stores them."""
-    path.write_text("".join(f"{x:.6f} {y:.6f} {z:.6f} {w:.6f}\n" for x, y, z, w in frames.reshape(-1, 4)))
+    path.write_text(
+        "".join(f"{x:.6f} {y:.6f} {z:.6f} {w:.6f}\n" for x, y, z, w in frames.reshape(-1, 4))
+    )
     return path
 
 
@@ -53,7 +58,9 @@ def test_junk_values_are_marked_missing_with_a_warning(tmp_path):
     f[2, 4, 1] = 2.14748e9
     f[3, 0, 0] = 2147483647.0
     p = _write(tmp_path / "a06_s03_e01_skeleton.txt", f)
-    with pytest.warns(sf.SkelFormatWarning, match=r"a06_s03_e01_skeleton\.txt: 2 joint entries hold junk"):
+    with pytest.warns(
+        sf.SkelFormatWarning, match=r"a06_s03_e01_skeleton\.txt: 2 joint entries hold junk"
+    ):
         m = sf.load(p)
     assert m.meta["coordinates"] == "screen_uvd"
     assert m.confidence[2, 4] == 0 and m.confidence[3, 0] == 0 and m.confidence.sum() == 5 * 20 - 2
@@ -67,7 +74,9 @@ def test_untracked_frames_are_missing_and_all_zero_file_is_an_error(tmp_path):
         m = sf.load(_write(tmp_path / "a01_s01_e01_skeleton3D.txt", f))
     assert (m.confidence[1] == 0).all() and (m.confidence[[0, 2, 3, 4]] == 1).all()
     f[..., :3] = 0
-    with pytest.raises(sf.CorruptDataError, match=r"a01_s01_e02_skeleton3D\.txt: every coordinate is zero"):
+    with pytest.raises(
+        sf.CorruptDataError, match=r"a01_s01_e02_skeleton3D\.txt: every coordinate is zero"
+    ):
         sf.load(_write(tmp_path / "a01_s01_e02_skeleton3D.txt", f))
 
 
@@ -78,7 +87,11 @@ def test_untracked_frames_are_missing_and_all_zero_file_is_an_error(tmp_path):
         ("1 2 3 4\n" * 30, sf.TruncatedFileError, "30 joint lines is not a whole number"),
         ("1 2 3 4\n" * 19 + "1 2\n", sf.TruncatedFileError, "line 20: 2 values"),
         ("1 2 3\n" * 20, sf.CorruptDataError, "line 1: 3 values"),
-        ("1 2 3 4\n" * 5 + "1 x 3 4\n" + "1 2 3 4\n" * 14, sf.CorruptDataError, "line 6: 'x' is not a number"),
+        (
+            "1 2 3 4\n" * 5 + "1 x 3 4\n" + "1 2 3 4\n" * 14,
+            sf.CorruptDataError,
+            "line 6: 'x' is not a number",
+        ),
     ],
 )
 def test_bad_files_raise_specific_errors_naming_the_file(tmp_path, text, error, match):
@@ -120,13 +133,20 @@ def test_real_world_xyz_counts_and_defects():
         warnings.simplefilter("always")
         motions = msr.load_dataset(MSR)
     msgs = [str(w.message) for w in rec]
-    assert any("a13_s09_e02" in s and "skipped" in s and "every coordinate is zero" in s for s in msgs)
+    assert any(
+        "a13_s09_e02" in s and "skipped" in s and "every coordinate is zero" in s for s in msgs
+    )
     names = [Path(m.meta["source"]).name for m in motions]
     assert names == sorted(set(frames) - empty)
     assert len(motions) == 566
     assert [m.num_frames for m in motions] == [frames[n] for n in names]
-    assert sum(m.num_frames for m in motions) == sum(frames.values()) - frames["a13_s09_e02_skeleton3D.txt"]
-    labels = dict(ln.split("\t") for ln in (MSR / "labels.tsv").read_text().splitlines()[1:] if ln.strip())
+    assert (
+        sum(m.num_frames for m in motions)
+        == sum(frames.values()) - frames["a13_s09_e02_skeleton3D.txt"]
+    )
+    labels = dict(
+        ln.split("\t") for ln in (MSR / "labels.tsv").read_text().splitlines()[1:] if ln.strip()
+    )
     for m, n in zip(motions, names):
         a, s, e = (int(v) for v in re.match(r"a(\d+)_s(\d+)_e(\d+)", n).groups())
         assert (m.meta["label"], m.meta["subject"], m.meta["take"]) == (a, s, e)
@@ -139,7 +159,10 @@ def test_real_world_xyz_counts_and_defects():
     # ... and its two coordinate versions disagree in length (the other one is in screen_uvd.tar.gz)
     mismatch = [s for s in msgs if "frames here but" in s]
     assert len(mismatch) == 1
-    assert "a13_s09_e03_skeleton3D.txt: 936 frames here but 255 in the screen_uvd version" in mismatch[0]
+    assert (
+        "a13_s09_e03_skeleton3D.txt: 936 frames here but 255 in the screen_uvd version"
+        in mismatch[0]
+    )
 
 
 @needs_data
@@ -152,7 +175,11 @@ def test_screen_uvd_archive_junk_values_marked_missing(tmp_path):
             if not member.isfile():
                 continue
             name = member.name.rsplit("/", 1)[-1]
-            lines = [ln.split() for ln in tar.extractfile(member).read().decode().splitlines() if ln.strip()]
+            lines = [
+                ln.split()
+                for ln in tar.extractfile(member).read().decode().splitlines()
+                if ln.strip()
+            ]
             frames[name] = len(lines) // 20
             if all(float(v) == 0 for ln in lines for v in ln[:3]):
                 empty.add(name)
@@ -196,15 +223,22 @@ def _text(f):
 def test_archive_members_are_read_and_broken_ones_skipped(tmp_path):
     good, bad = _frames(4, 1), _frames(3, 2)
     bad[..., :3] = 0
-    p = _tar(tmp_path / "uvd.tar.gz", {"uvd/a02_s03_e01_skeleton.txt": _text(good),
-                                       "uvd/a02_s03_e02_skeleton.txt": _text(bad), "uvd/README": "x"})
+    p = _tar(
+        tmp_path / "uvd.tar.gz",
+        {
+            "uvd/a02_s03_e01_skeleton.txt": _text(good),
+            "uvd/a02_s03_e02_skeleton.txt": _text(bad),
+            "uvd/README": "x",
+        },
+    )
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         ms = sf.load(p)
     assert len(ms) == 1 and ms[0].meta["source"] == f"{p}::uvd/a02_s03_e01_skeleton.txt"
     np.testing.assert_allclose(ms[0].data, good[..., :3], atol=1e-6)
     assert [str(w.message) for w in rec] == [
-        f"{p}::uvd/a02_s03_e02_skeleton.txt: skipped: every coordinate is zero: no skeleton was tracked in any frame"]
+        f"{p}::uvd/a02_s03_e02_skeleton.txt: skipped: every coordinate is zero: no skeleton was tracked in any frame"
+    ]
     with pytest.raises(sf.EmptySequenceError, match="no MSR Action3D skeleton files"):
         msr.read_msr_archive(_tar(tmp_path / "other.tar.gz", {"x.txt": "1 2 3 4\n"}))
     cut = tmp_path / "cut.tar.gz"
@@ -213,9 +247,14 @@ def test_archive_members_are_read_and_broken_ones_skipped(tmp_path):
         msr.read_msr_archive(cut)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(t=st.integers(1, 6), junk=st.sets(st.tuples(st.integers(0, 5), st.integers(0, 19), st.integers(0, 3)),
-                                         max_size=6), seed=st.integers(0, 2**16))
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    t=st.integers(1, 6),
+    junk=st.sets(st.tuples(st.integers(0, 5), st.integers(0, 19), st.integers(0, 3)), max_size=6),
+    seed=st.integers(0, 2**16),
+)
 def test_exactly_the_junk_joints_are_missing(tmp_path, t, junk, seed):
     f = _frames(t, seed)
     hit = np.zeros((t, 20), bool)

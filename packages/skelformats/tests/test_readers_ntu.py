@@ -1,4 +1,5 @@
 """NTU RGB+D .skeleton reader on files written from the format's specification (read_skeleton_file.m)."""
+
 from __future__ import annotations
 
 import warnings
@@ -46,13 +47,25 @@ def test_single_body(tmp_path):
     states = np.full(25, 2)
     states[7] = 1
     states[21] = 0
-    p = write_skeleton(tmp_path / "S001C002P003R002A013.skeleton", [[(0, x, states)] for x in poses])
+    p = write_skeleton(
+        tmp_path / "S001C002P003R002A013.skeleton", [[(0, x, states)] for x in poses]
+    )
     m = sf.load(p)
     assert sf.detect_format(p) == "ntu_skeleton"
     assert m.layout.name == "ntu25" and m.data.shape == (4, 25, 3) and m.fps == 30
     np.testing.assert_allclose(m.data, np.stack(poses), atol=1e-5)
-    assert (m.confidence[:, 7] == 0.5).all() and (m.confidence[:, 21] == 0).all() and (m.confidence[:, 0] == 1).all()
-    assert (m.meta["setup"], m.meta["camera"], m.meta["subject"], m.meta["take"], m.meta["label"]) == (1, 2, 3, 2, 13)
+    assert (
+        (m.confidence[:, 7] == 0.5).all()
+        and (m.confidence[:, 21] == 0).all()
+        and (m.confidence[:, 0] == 1).all()
+    )
+    assert (
+        m.meta["setup"],
+        m.meta["camera"],
+        m.meta["subject"],
+        m.meta["take"],
+        m.meta["label"],
+    ) == (1, 2, 3, 2, 13)
     assert m.meta["view"] == 2 and m.meta["color_xy"].shape == (4, 25, 2)
 
 
@@ -73,17 +86,37 @@ def test_two_bodies_matched_by_id_and_absent_frames_missing(tmp_path):
 @pytest.mark.parametrize(
     "mutate, error, match",
     [
-        (lambda t: t[: len(t) // 2], sf.TruncatedFileError, "ends inside the joints of body 1 of frame 2 of 3"),
-        (lambda t: "5\n" + t.split("\n", 1)[1], sf.TruncatedFileError, "body count of frame 4 of 5"),
+        (
+            lambda t: t[: len(t) // 2],
+            sf.TruncatedFileError,
+            "ends inside the joints of body 1 of frame 2 of 3",
+        ),
+        (
+            lambda t: "5\n" + t.split("\n", 1)[1],
+            sf.TruncatedFileError,
+            "body count of frame 4 of 5",
+        ),
         (lambda t: "", sf.EmptySequenceError, "empty"),
         (lambda t: "0\n", sf.EmptySequenceError, "0 frames"),
-        (lambda t: t.replace("\n1\n", "\n1.5\n", 1), sf.CorruptDataError, "frame 1 of 3: expected an integer, got '1.5'"),
-        (lambda t: "\n".join(ln[:-1] + "7" if i == 4 else ln for i, ln in enumerate(t.split("\n"))), sf.CorruptDataError, "tracking states must be 0, 1 or 2"),
+        (
+            lambda t: t.replace("\n1\n", "\n1.5\n", 1),
+            sf.CorruptDataError,
+            "frame 1 of 3: expected an integer, got '1.5'",
+        ),
+        (
+            lambda t: "\n".join(
+                ln[:-1] + "7" if i == 4 else ln for i, ln in enumerate(t.split("\n"))
+            ),
+            sf.CorruptDataError,
+            "tracking states must be 0, 1 or 2",
+        ),
     ],
 )
 def test_bad_files(tmp_path, mutate, error, match):
     rng = np.random.default_rng(2)
-    p = write_skeleton(tmp_path / "S001C001P001R001A001.skeleton", [[(0, _pose(rng), np.full(25, 2))]] * 3)
+    p = write_skeleton(
+        tmp_path / "S001C001P001R001A001.skeleton", [[(0, _pose(rng), np.full(25, 2))]] * 3
+    )
     p.write_text(mutate(p.read_text()))
     with pytest.raises(error, match=match) as e:
         ntu.read_ntu_skeleton(p)
@@ -93,11 +126,15 @@ def test_bad_files(tmp_path, mutate, error, match):
 def test_wrong_joint_count_and_nan(tmp_path):
     rng = np.random.default_rng(3)
     p = write_skeleton(tmp_path / "a.skeleton", [[(0, _pose(rng), np.full(25, 2))]], joint_count=20)
-    with pytest.raises(sf.JointCountError, match=r"a\.skeleton: body 1 of frame 1 of 1: 20 joints, expected 25"):
+    with pytest.raises(
+        sf.JointCountError, match=r"a\.skeleton: body 1 of frame 1 of 1: 20 joints, expected 25"
+    ):
         sf.load(p)
     x = _pose(rng)
     x[3, 1] = np.nan
-    p = write_skeleton(tmp_path / "b.skeleton", [[(0, x, np.full(25, 2))], [(0, _pose(rng), np.full(25, 2))]])
+    p = write_skeleton(
+        tmp_path / "b.skeleton", [[(0, x, np.full(25, 2))], [(0, _pose(rng), np.full(25, 2))]]
+    )
     with pytest.warns(sf.SkelFormatWarning, match="NaN/inf"):
         m = sf.load(p)
     assert m.confidence[0, 3] == 0 and m.confidence.sum() == 49
@@ -113,7 +150,9 @@ def test_no_body_at_all(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore::skelformats.errors.SkelFormatWarning")
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     presence=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=6).filter(
         lambda p: any(a or b for a, b in p)
@@ -125,8 +164,13 @@ def test_roundtrip_any_body_presence(tmp_path, presence, seed):
     rng = np.random.default_rng(seed)
     poses = rng.uniform(-2, 4, (2, len(presence), 25, 3))
     states = rng.integers(0, 3, (2, len(presence), 25))
-    frames = [[(b, poses[b, t], states[b, t]) for b in (1, 0) if presence[t][b]] for t in range(len(presence))]
-    m = ntu.read_ntu_skeleton(write_skeleton(tmp_path / "S001C001P001R001A001.skeleton", frames, seed=seed))
+    frames = [
+        [(b, poses[b, t], states[b, t]) for b in (1, 0) if presence[t][b]]
+        for t in range(len(presence))
+    ]
+    m = ntu.read_ntu_skeleton(
+        write_skeleton(tmp_path / "S001C001P001R001A001.skeleton", frames, seed=seed)
+    )
     first_seen = []
     for bodies in frames:
         for b, _, _ in bodies:

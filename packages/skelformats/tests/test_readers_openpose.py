@@ -1,4 +1,5 @@
 """OpenPose JSON reader on per-frame files written from the output specification (doc/02_output.md)."""
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,17 @@ from skelformats.readers import openpose
 
 
 def _person(kp: np.ndarray, pid=-1) -> dict:
-    return {"person_id": [pid], "pose_keypoints_2d": [float(v) for v in kp.ravel()],
-            "face_keypoints_2d": [], "hand_left_keypoints_2d": [], "hand_right_keypoints_2d": [],
-            "pose_keypoints_3d": [], "face_keypoints_3d": [], "hand_left_keypoints_3d": [],
-            "hand_right_keypoints_3d": []}
+    return {
+        "person_id": [pid],
+        "pose_keypoints_2d": [float(v) for v in kp.ravel()],
+        "face_keypoints_2d": [],
+        "hand_left_keypoints_2d": [],
+        "hand_right_keypoints_2d": [],
+        "pose_keypoints_3d": [],
+        "face_keypoints_3d": [],
+        "hand_left_keypoints_3d": [],
+        "hand_right_keypoints_3d": [],
+    }
 
 
 def write_frame(path: Path, people: list[dict]) -> Path:
@@ -57,7 +65,11 @@ def test_single_file_and_several_people(tmp_path):
     write_frame(tmp_path / "x_000000000002_keypoints.json", [])
     m = openpose.read_openpose(tmp_path)
     assert m.data.shape == (2, 3, 25, 2)
-    assert m.confidence[1, 1].max() == 0 and m.confidence[:, 2].max() == 0 and m.confidence[0, 1].max() > 0
+    assert (
+        m.confidence[1, 1].max() == 0
+        and m.confidence[:, 2].max() == 0
+        and m.confidence[0, 1].max() > 0
+    )
 
 
 def test_person_ids_pick_the_slot(tmp_path):
@@ -66,22 +78,39 @@ def test_person_ids_pick_the_slot(tmp_path):
     write_frame(tmp_path / "f_0_keypoints.json", [_person(a, 7), _person(b, 3)])
     write_frame(tmp_path / "f_1_keypoints.json", [_person(a, 7)])
     m = openpose.read_openpose(tmp_path)
-    np.testing.assert_allclose(m.data[1, :, :], np.stack([a, a])[..., :2], rtol=1e-6)  # id 7 -> slot 1
+    np.testing.assert_allclose(
+        m.data[1, :, :], np.stack([a, a])[..., :2], rtol=1e-6
+    )  # id 7 -> slot 1
     assert m.confidence[0, 1].max() == 0
 
 
 @pytest.mark.parametrize(
     "content, error, match",
     [
-        ('{"version": 1.3, "people": [{"pose_keypoints_2d": [1, 2, 3, 4]}]}', sf.JointCountError,
-         "4 values in pose_keypoints_2d"),
-        ('{"version": 1.3, "people": [{"pose_keypoints_2d": [' + ", ".join(["1"] * 60) + "]}]}",
-         sf.JointCountError, "60 values"),
+        (
+            '{"version": 1.3, "people": [{"pose_keypoints_2d": [1, 2, 3, 4]}]}',
+            sf.JointCountError,
+            "4 values in pose_keypoints_2d",
+        ),
+        (
+            '{"version": 1.3, "people": [{"pose_keypoints_2d": [' + ", ".join(["1"] * 60) + "]}]}",
+            sf.JointCountError,
+            "60 values",
+        ),
         ('{"version": 1.3, "people": [{"pose_key', sf.CorruptDataError, "invalid JSON"),
         ('{"version": 1.3, "people": []}', sf.EmptySequenceError, "no person detected"),
-        ('{"version": 1.3, "people": [{"face_keypoints_2d": []}]}', sf.CorruptDataError, "no 'pose_keypoints_2d'"),
-        ('{"version": 1.3, "people": [{"pose_keypoints_2d": [' + ", ".join(['"a"'] * 54) + "]}]}",
-         sf.CorruptDataError, "non-numbers"),
+        (
+            '{"version": 1.3, "people": [{"face_keypoints_2d": []}]}',
+            sf.CorruptDataError,
+            "no 'pose_keypoints_2d'",
+        ),
+        (
+            '{"version": 1.3, "people": [{"pose_keypoints_2d": ['
+            + ", ".join(['"a"'] * 54)
+            + "]}]}",
+            sf.CorruptDataError,
+            "non-numbers",
+        ),
     ],
 )
 def test_bad_files(tmp_path, content, error, match):
@@ -107,9 +136,14 @@ def test_mixed_models_and_nan(tmp_path):
     assert m.confidence[0, 5] == 0
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(counts=st.lists(st.integers(0, 3), min_size=1, max_size=5).filter(any),
-       j=st.sampled_from([18, 25]), seed=st.integers(0, 2**16))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    counts=st.lists(st.integers(0, 3), min_size=1, max_size=5).filter(any),
+    j=st.sampled_from([18, 25]),
+    seed=st.integers(0, 2**16),
+)
 def test_any_number_of_people_per_frame(tmp_path, counts, j, seed):
     """Slot k of frame t is the k-th detection of that frame; slots beyond it are missing."""
     rng = np.random.default_rng(seed)

@@ -1,4 +1,5 @@
 """Penn Action reader: generated per-video .mat files, bad input, and the real dataset."""
+
 from __future__ import annotations
 
 import os
@@ -14,16 +15,22 @@ from skelformats.readers import penn
 REPO = Path(__file__).resolve().parents[3]
 DATA = Path(os.environ.get("SKEL_DATA_DIR", REPO.parent / "shared" / "data"))
 PENN = DATA / "PennAction"
-needs_data = pytest.mark.skipif(not (PENN / "labels").is_dir(), reason=f"Penn Action not found under {DATA}")
+needs_data = pytest.mark.skipif(
+    not (PENN / "labels").is_dir(), reason=f"Penn Action not found under {DATA}"
+)
 
 
 def _fields(t=6, seed=0):
     rng = np.random.default_rng(seed)
     return {
-        "action": "tennis_serve", "pose": "left", "train": np.array([[1]], np.int32),
-        "x": rng.uniform(0, 480, (t, 13)), "y": rng.uniform(0, 360, (t, 13)),
+        "action": "tennis_serve",
+        "pose": "left",
+        "train": np.array([[1]], np.int32),
+        "x": rng.uniform(0, 480, (t, 13)),
+        "y": rng.uniform(0, 360, (t, 13)),
         "visibility": (rng.uniform(size=(t, 13)) > 0.3).astype(np.uint8),
-        "bbox": rng.uniform(0, 300, (t, 4)), "dimensions": np.array([[360, 480, t]], np.uint16),
+        "bbox": rng.uniform(0, 300, (t, 4)),
+        "dimensions": np.array([[360, 480, t]], np.uint16),
         "nframes": np.array([[t]], np.uint8),
     }
 
@@ -65,12 +72,22 @@ def test_nan_on_invisible_joint_is_silent_on_visible_joint_is_reported(tmp_path)
 @pytest.mark.parametrize(
     "change, error, match",
     [
-        (lambda f: f.update(x=f["x"][:, :12], y=f["y"][:, :12], visibility=f["visibility"][:, :12]),
-         sf.JointCountError, "'x' has 12 joints per frame, expected 13"),
+        (
+            lambda f: f.update(
+                x=f["x"][:, :12], y=f["y"][:, :12], visibility=f["visibility"][:, :12]
+            ),
+            sf.JointCountError,
+            "'x' has 12 joints per frame, expected 13",
+        ),
         (lambda f: f.update(y=f["y"][:4]), sf.ShapeError, r"x \(6, 13\), y \(4, 13\)"),
         (lambda f: f.pop("visibility"), sf.CorruptDataError, "no field 'visibility'"),
-        (lambda f: f.update(x=np.zeros((0, 13)), y=np.zeros((0, 13)), visibility=np.zeros((0, 13))),
-         sf.EmptySequenceError, "no frames"),
+        (
+            lambda f: f.update(
+                x=np.zeros((0, 13)), y=np.zeros((0, 13)), visibility=np.zeros((0, 13))
+            ),
+            sf.EmptySequenceError,
+            "no frames",
+        ),
     ],
 )
 def test_bad_files(tmp_path, change, error, match):
@@ -103,8 +120,13 @@ def test_real_dataset_counts():
     assert len(ms) == 2326 and [m.num_frames for m in ms] == truth
     assert sum(truth) == 163841
     # the only inconsistency in the files: two bbox tables one row short, reported
-    assert sorted(str(w.message).split(":")[0].rsplit("/", 1)[-1] for w in rec) == ["1154.mat", "1865.mat"]
-    assert len({m.meta["action"] for m in ms}) == 15 and {m.meta["label"] for m in ms} == set(range(1, 16))
+    assert sorted(str(w.message).split(":")[0].rsplit("/", 1)[-1] for w in rec) == [
+        "1154.mat",
+        "1865.mat",
+    ]
+    assert len({m.meta["action"] for m in ms}) == 15 and {m.meta["label"] for m in ms} == set(
+        range(1, 16)
+    )
     assert {m.meta["view"] for m in ms} == {"front", "back", "left", "right"}
     flags = [int(scipy.io.loadmat(p, variable_names=["train"])["train"].item()) for p in files]
     assert [m.meta["train"] for m in ms] == flags and flags.count(1) == 1258

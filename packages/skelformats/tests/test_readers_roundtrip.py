@@ -1,4 +1,5 @@
 """What every dataset reader returns can be stored losslessly (.npz) and converted between layouts."""
+
 from __future__ import annotations
 
 import json
@@ -20,17 +21,30 @@ def _msr(d, rng):
 
 def _utk(d, rng):
     p = d / "joints_s02_e01.txt"
-    p.write_text("".join(f"{2 * i} " + " ".join(f"{v:.5f}" for v in rng.normal(size=60)) + "\n" for i in range(6)))
+    p.write_text(
+        "".join(
+            f"{2 * i} " + " ".join(f"{v:.5f}" for v in rng.normal(size=60)) + "\n" for i in range(6)
+        )
+    )
     (d / "actionLabel.txt").write_text("s02_e01\nwalk: 2 8\n")
     return p
 
 
 def _penn(d, rng):
     p = d / "0003.mat"
-    scipy.io.savemat(p, {"x": rng.uniform(0, 99, (5, 13)), "y": rng.uniform(0, 99, (5, 13)),
-                         "visibility": rng.integers(0, 2, (5, 13)).astype(np.uint8), "action": "squat",
-                         "pose": "front", "train": np.array([[-1]]), "bbox": rng.uniform(0, 9, (5, 4)),
-                         "dimensions": np.array([[100, 100, 5]])})
+    scipy.io.savemat(
+        p,
+        {
+            "x": rng.uniform(0, 99, (5, 13)),
+            "y": rng.uniform(0, 99, (5, 13)),
+            "visibility": rng.integers(0, 2, (5, 13)).astype(np.uint8),
+            "action": "squat",
+            "pose": "front",
+            "train": np.array([[-1]]),
+            "bbox": rng.uniform(0, 9, (5, 4)),
+            "dimensions": np.array([[100, 100, 5]]),
+        },
+    )
     return p
 
 
@@ -47,15 +61,26 @@ def _ntu(d, rng):
 def _openpose(d, rng):
     kp = np.column_stack([rng.uniform(0, 99, 25), rng.uniform(0, 99, 25), rng.uniform(0, 1, 25)])
     for t in range(3):
-        (d / f"c_{t:012d}_keypoints.json").write_text(json.dumps(
-            {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": kp.ravel().tolist()}] * 2}))
+        (d / f"c_{t:012d}_keypoints.json").write_text(
+            json.dumps(
+                {
+                    "version": 1.3,
+                    "people": [{"person_id": [-1], "pose_keypoints_2d": kp.ravel().tolist()}] * 2,
+                }
+            )
+        )
     return d
 
 
 def _mediapipe(d, rng):
     p = d / "mp.json"
-    frames = [[{"x": float(a), "y": float(b), "z": float(c), "visibility": float(v)}
-               for a, b, c, v in rng.uniform(0, 1, (33, 4))] for _ in range(3)]
+    frames = [
+        [
+            {"x": float(a), "y": float(b), "z": float(c), "visibility": float(v)}
+            for a, b, c, v in rng.uniform(0, 1, (33, 4))
+        ]
+        for _ in range(3)
+    ]
     p.write_text(json.dumps({"format": "mediapipe_pose", "fps": 25, "frames": frames}))
     return p
 
@@ -66,11 +91,18 @@ def _humanml3d(d, rng):
     return p
 
 
-@pytest.mark.parametrize("build, fmt, target", [
-    (_msr, "msr_action3d", "ntu25"), (_utk, "utkinect", "ntu25"), (_penn, "penn_action", "coco17"),
-    (_ntu, "ntu_skeleton", "kinect_v1_20"), (_openpose, "openpose", "coco17"),
-    (_mediapipe, "mediapipe", "smpl22"), (_humanml3d, "humanml3d", "ntu25"),
-])
+@pytest.mark.parametrize(
+    "build, fmt, target",
+    [
+        (_msr, "msr_action3d", "ntu25"),
+        (_utk, "utkinect", "ntu25"),
+        (_penn, "penn_action", "coco17"),
+        (_ntu, "ntu_skeleton", "kinect_v1_20"),
+        (_openpose, "openpose", "coco17"),
+        (_mediapipe, "mediapipe", "smpl22"),
+        (_humanml3d, "humanml3d", "ntu25"),
+    ],
+)
 def test_store_and_convert(tmp_path, build, fmt, target):
     src = tmp_path / "src"
     src.mkdir()
@@ -79,7 +111,9 @@ def test_store_and_convert(tmp_path, build, fmt, target):
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         loaded = sf.load(path)
-    assert [str(w.message) for w in rec if fmt != "msr_action3d"] == []  # only MSR has a defect (frame 1)
+    assert [
+        str(w.message) for w in rec if fmt != "msr_action3d"
+    ] == []  # only MSR has a defect (frame 1)
     m = loaded[0] if isinstance(loaded, list) else loaded
     out = sf.save(m, tmp_path / "m.npz")
     r = sf.load(out)

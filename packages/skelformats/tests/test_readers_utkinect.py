@@ -1,4 +1,5 @@
 """UTKinect reader: generated recordings + label files, bad input, and the real dataset."""
+
 from __future__ import annotations
 
 import os
@@ -15,15 +16,19 @@ from skelformats.readers import utkinect
 REPO = Path(__file__).resolve().parents[3]
 DATA = Path(os.environ.get("SKEL_DATA_DIR", REPO.parent / "shared" / "data"))
 UTK = DATA / "UTKinect"
-needs_data = pytest.mark.skipif(not (UTK / "actionLabel.txt").is_file(), reason=f"UTKinect not found under {DATA}")
+needs_data = pytest.mark.skipif(
+    not (UTK / "actionLabel.txt").is_file(), reason=f"UTKinect not found under {DATA}"
+)
 
 
 def _write_joints(path: Path, ids, seed=0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     xyz = rng.uniform(-1, 3, size=(len(ids), 20, 3))
-    path.write_text("".join(
-        f"{i}  " + "  ".join(f"{v:.6f}" for v in row.ravel()) + "\n" for i, row in zip(ids, xyz)
-    ))
+    path.write_text(
+        "".join(
+            f"{i}  " + "  ".join(f"{v:.6f}" for v in row.ravel()) + "\n" for i, row in zip(ids, xyz)
+        )
+    )
     return xyz
 
 
@@ -49,7 +54,10 @@ def test_segments_use_frame_ids_not_row_numbers(recording):
     np.testing.assert_allclose(walk.data, xyz[1:5], atol=1e-6)
     np.testing.assert_allclose(sit.data, xyz[5:8], atol=1e-6)
     assert walk.meta["frame_range"] == (12, 20) and sit.meta["label"] == 2
-    assert (walk.meta["subject"], walk.meta["take"]) == (3, 2) and walk.layout.name == "kinect_v1_20"
+    assert (walk.meta["subject"], walk.meta["take"]) == (
+        3,
+        2,
+    ) and walk.layout.name == "kinect_v1_20"
     assert walk.fps == pytest.approx(30 / 4)  # median positive id step is 4
     assert any("line 4 (s03_e02 carry) has no numeric frame range" in s for s in msgs)
     assert any("s03_e02 push" in s and "no frames with ids 41-50" in s for s in msgs)
@@ -92,7 +100,9 @@ def test_bad_input(tmp_path):
         utkinect.read_utkinect(p)
     lab = tmp_path / "actionLabel.txt"
     lab.write_text("s01_e01\nwalk 1 2\n")
-    with pytest.raises(sf.CorruptDataError, match=r"actionLabel\.txt: line 2: expected 'action: start end'"):
+    with pytest.raises(
+        sf.CorruptDataError, match=r"actionLabel\.txt: line 2: expected 'action: start end'"
+    ):
         utkinect.read_label_file(lab)
     lab.write_text("walk: 1 2\n")
     with pytest.raises(sf.CorruptDataError, match="segment before any"):
@@ -126,7 +136,11 @@ def test_real_dataset_segments_and_frames(label_file):
         if "NaN" in (a, b):
             nan_lines.append((rec, action))
             continue
-        ids = [int(row.split()[0]) for row in (UTK / f"joints_{rec}.txt").read_text().splitlines() if row.strip()]
+        ids = [
+            int(row.split()[0])
+            for row in (UTK / f"joints_{rec}.txt").read_text().splitlines()
+            if row.strip()
+        ]
         expected.append((rec, action, sum(int(a) <= i <= int(b) for i in ids)))
     assert nan_lines == [("s10_e02", "carry")] and len(expected) == 199
 
@@ -144,9 +158,15 @@ def test_real_dataset_segments_and_frames(label_file):
     assert len({s.meta["subject"] for s in segs}) == 10
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(st.integers(0, 6), min_size=1, max_size=30), start=st.integers(0, 120),
-       length=st.integers(0, 60), first=st.integers(0, 50))
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(st.integers(0, 6), min_size=1, max_size=30),
+    start=st.integers(0, 120),
+    length=st.integers(0, 60),
+    first=st.integers(0, 50),
+)
 def test_segment_is_the_rows_whose_id_is_in_range(tmp_path, steps, start, length, first):
     ids = list(np.cumsum([first] + steps))
     xyz = _write_joints(tmp_path / "joints_s05_e01.txt", ids)

@@ -1,4 +1,5 @@
 """The README's "add your own format" example, run as a plug-in through its entry points."""
+
 import re
 import sys
 from importlib.metadata import EntryPoint
@@ -14,7 +15,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def _example():
     text = README.read_text()
-    section = text[text.index("## Add your own format"):]
+    section = text[text.index("## Add your own format") :]
     code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
     toml = re.search(r"```toml\n(.*?)```", section, flags=re.S).group(1)
     return code, toml

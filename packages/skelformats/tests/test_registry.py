@@ -20,13 +20,17 @@ def clean_registry(monkeypatch):
 
 
 def _tiny_reader(path: Path) -> sf.Motion:
-    rows = [list(map(float, line.split())) for line in path.read_text().splitlines()[1:] if line.strip()]
+    rows = [
+        list(map(float, line.split())) for line in path.read_text().splitlines()[1:] if line.strip()
+    ]
     return sf.Motion(np.asarray(rows).reshape(len(rows), 2, 3), "tiny2")
 
 
 def _register_tiny():
     sf.register_layout(sf.Layout(name="tiny2", joints=("pelvis", "head"), parents=(-1, 0)))
-    sf.register_reader("tiny", extensions=(".tiny",), sniff=lambda p, head: head.startswith(b"TINY"))(_tiny_reader)
+    sf.register_reader(
+        "tiny", extensions=(".tiny",), sniff=lambda p, head: head.startswith(b"TINY")
+    )(_tiny_reader)
 
 
 def test_dispatch_by_extension_content_and_name(clean_registry, tmp_path):
@@ -48,7 +52,9 @@ def test_dispatch_by_extension_content_and_name(clean_registry, tmp_path):
 
 def test_reader_bare_errors_become_specific(clean_registry, tmp_path):
     _register_tiny()
-    (tmp_path / "bad.tiny").write_text("TINY\n0 0 0 0 1\n")  # 5 numbers: reshape fails inside the reader
+    (tmp_path / "bad.tiny").write_text(
+        "TINY\n0 0 0 0 1\n"
+    )  # 5 numbers: reshape fails inside the reader
     with pytest.raises(CorruptDataError, match="bad.tiny") as e:
         sf.load(tmp_path / "bad.tiny")
     assert e.value.path == str(tmp_path / "bad.tiny")
@@ -77,7 +83,8 @@ def test_content_beats_extension(tmp_path):
 
 def test_entry_points(clean_registry, monkeypatch, tmp_path):
     mod = tmp_path / "skf_plugin_demo.py"
-    mod.write_text(textwrap.dedent('''
+    mod.write_text(
+        textwrap.dedent("""
         import numpy as np
         import skelformats as sf
 
@@ -90,10 +97,13 @@ def test_entry_points(clean_registry, monkeypatch, tmp_path):
         def read_stick(path):
             vals = np.loadtxt(path, ndmin=2)
             return sf.Motion(vals.reshape(len(vals), 3, 3), "stick3", fps=25)
-    '''))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     eps = {
-        "skelformats.layouts": [EntryPoint("stick", "skf_plugin_demo:layouts", "skelformats.layouts")],
+        "skelformats.layouts": [
+            EntryPoint("stick", "skf_plugin_demo:layouts", "skelformats.layouts")
+        ],
         "skelformats.readers": [EntryPoint("stick", "skf_plugin_demo", "skelformats.readers")],
     }
     monkeypatch.setattr(registry, "_entry_points", lambda group: eps.get(group, []))
@@ -109,7 +119,9 @@ def test_entry_points(clean_registry, monkeypatch, tmp_path):
 
 
 def test_broken_entry_point_warns(clean_registry, monkeypatch):
-    eps = {"skelformats.layouts": [EntryPoint("broken", "skf_no_such_module:x", "skelformats.layouts")]}
+    eps = {
+        "skelformats.layouts": [EntryPoint("broken", "skf_no_such_module:x", "skelformats.layouts")]
+    }
     monkeypatch.setattr(registry, "_entry_points", lambda group: eps.get(group, []))
     monkeypatch.setattr(registry, "_layout_eps_loaded", False)
     with pytest.warns(sf.SkelFormatWarning, match="broken"):

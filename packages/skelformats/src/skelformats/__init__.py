@@ -1,4 +1,5 @@
 """skelformats: one data model for skeleton sequences, real file formats in, any joint layout out."""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"
@@ -51,12 +52,39 @@ def __getattr__(name):
 
 
 __all__ = [
-    "__version__", "canonical", "CANONICAL_JOINTS", "PART_NAMES",
-    "Layout", "Motion", "part_tags", "convert", "conversion_matrix", "conversion_plan", "ConversionPlan",
+    "__version__",
+    "canonical",
+    "CANONICAL_JOINTS",
+    "PART_NAMES",
+    "Layout",
+    "Motion",
+    "part_tags",
+    "convert",
+    "conversion_matrix",
+    "conversion_plan",
+    "ConversionPlan",
     "normalize",
-    "get_layout", "register_layout", "list_layouts",
-    "register_reader", "register_writer", "list_readers", "list_writers", "detect_format", "load", "save",
-    "SkelFormatError", "SkelFormatWarning", "UnknownFormatError", "TruncatedFileError", "JointCountError",
-    "CorruptDataError", "EmptySequenceError", "ShapeError", "LayoutError", "UnknownLayoutError",
-    "UnknownJointError", "ConversionError", "MissingFileError",
+    "get_layout",
+    "register_layout",
+    "list_layouts",
+    "register_reader",
+    "register_writer",
+    "list_readers",
+    "list_writers",
+    "detect_format",
+    "load",
+    "save",
+    "SkelFormatError",
+    "SkelFormatWarning",
+    "UnknownFormatError",
+    "TruncatedFileError",
+    "JointCountError",
+    "CorruptDataError",
+    "EmptySequenceError",
+    "ShapeError",
+    "LayoutError",
+    "UnknownLayoutError",
+    "UnknownJointError",
+    "ConversionError",
+    "MissingFileError",
 ]

@@ -7,6 +7,7 @@ parsing, forward kinematics and a sparse linear map); the reference parses, runs
 and converts frame by frame, joint by joint, in plain Python.  Both run in the same process on the
 same files; the reference's output is checked against the library's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,15 @@ from .registry import get_layout, load
 def _plan_rows(src, dst):
     plan = conversion_plan(src, dst)
     m = plan.matrix
-    return [list(zip(m.indices[m.indptr[j]:m.indptr[j + 1]].tolist(), m.data[m.indptr[j]:m.indptr[j + 1]].tolist()))
-            for j in range(m.shape[0])]
+    return [
+        list(
+            zip(
+                m.indices[m.indptr[j] : m.indptr[j + 1]].tolist(),
+                m.data[m.indptr[j] : m.indptr[j + 1]].tolist(),
+            )
+        )
+        for j in range(m.shape[0])
+    ]
 
 
 def _convert_frame(rows, frame):
@@ -53,7 +61,10 @@ def reference_nwucla(path: Path, rows):
 
 
 def _matmul(a, b):
-    return [[a[i][0] * b[0][k] + a[i][1] * b[1][k] + a[i][2] * b[2][k] for k in range(3)] for i in range(3)]
+    return [
+        [a[i][0] * b[0][k] + a[i][1] * b[1][k] + a[i][2] * b[2][k] for k in range(3)]
+        for i in range(3)
+    ]
 
 
 def _axis(ax, deg):
@@ -71,11 +82,13 @@ def reference_bvh(path: Path, rows_for):
     joints, pos = _tokens_hierarchy(text, path)
     lines = text[pos:].strip().splitlines()
     frames = int(lines[0].split(":")[1])
-    layout, keep = bvh_layout(BvhFile(joints, 1.0, np.zeros((0, 0))))  # hierarchy -> layout: setup, not per frame
+    layout, keep = bvh_layout(
+        BvhFile(joints, 1.0, np.zeros((0, 0)))
+    )  # hierarchy -> layout: setup, not per frame
     keep = keep.tolist()
     rows = rows_for(layout)
     out = []
-    for line in lines[2:2 + frames]:
+    for line in lines[2 : 2 + frames]:
         vals = [float(v) for v in line.split()]
         k = 0
         gpos, grot = [None] * len(joints), [None] * len(joints)
@@ -93,7 +106,9 @@ def reference_bvh(path: Path, rows_for):
                 gpos[j], grot[j] = t, R
             else:
                 P, pp = grot[joint.parent], gpos[joint.parent]
-                gpos[j] = [pp[i] + P[i][0] * t[0] + P[i][1] * t[1] + P[i][2] * t[2] for i in range(3)]
+                gpos[j] = [
+                    pp[i] + P[i][0] * t[0] + P[i][1] * t[1] + P[i][2] * t[2] for i in range(3)
+                ]
                 grot[j] = _matmul(P, R)
         out.append(_convert_frame(rows, [gpos[i] for i in keep]))
     return out
@@ -115,7 +130,9 @@ def _time(fn, repeat):
     return best, result
 
 
-def run(data_dir: Path, to: str = "ntu25", repeat: int = 1, limit: int | None = None, out=sys.stdout) -> dict:
+def run(
+    data_dir: Path, to: str = "ntu25", repeat: int = 1, limit: int | None = None, out=sys.stdout
+) -> dict:
     nw, bvh = _files(data_dir)
     if limit is not None:
         nw, bvh = nw[:limit], bvh[:limit]
@@ -144,27 +161,47 @@ def run(data_dir: Path, to: str = "ntu25", repeat: int = 1, limit: int | None = 
             layouts_cache[layout] = _plan_rows(layout, dst)
         return layouts_cache[layout]
 
-    for name, files, ref in (("NW-UCLA json", nw, ref_nw), ("CMU bvh", bvh, lambda fs: [reference_bvh(f, rows_for) for f in fs])):
+    for name, files, ref in (
+        ("NW-UCLA json", nw, ref_nw),
+        ("CMU bvh", bvh, lambda fs: [reference_bvh(f, rows_for) for f in fs]),
+    ):
         if not files:
             continue
         t_lib, (frames, outs) = _time(lambda fs=files: lib(fs), repeat)
         t_ref, ref_out = _time(lambda fs=files, r=ref: r(fs), repeat)
         err = max(float(np.abs(np.asarray(r, np.float64) - o).max()) for r, o in zip(ref_out, outs))
-        results[name] = dict(files=len(files), frames=frames, lib_s=t_lib, ref_s=t_ref,
-                             lib_fps=frames / t_lib, ref_fps=frames / t_ref, speedup=t_ref / t_lib, max_abs_diff=err)
+        results[name] = dict(
+            files=len(files),
+            frames=frames,
+            lib_s=t_lib,
+            ref_s=t_ref,
+            lib_fps=frames / t_lib,
+            ref_fps=frames / t_ref,
+            speedup=t_ref / t_lib,
+            max_abs_diff=err,
+        )
     print(f"load + convert to {to} (best of {repeat}; {os.cpu_count()} CPUs visible)", file=out)
-    print(f"{'dataset':<14}{'files':>7}{'frames':>9}{'library fr/s':>15}{'reference fr/s':>17}{'ratio':>8}{'max |diff|':>12}",
-          file=out)
+    print(
+        f"{'dataset':<14}{'files':>7}{'frames':>9}{'library fr/s':>15}{'reference fr/s':>17}{'ratio':>8}{'max |diff|':>12}",
+        file=out,
+    )
     for name, r in results.items():
-        print(f"{name:<14}{r['files']:>7}{r['frames']:>9}{r['lib_fps']:>15,.0f}{r['ref_fps']:>17,.0f}"
-              f"{r['speedup']:>7.1f}x{r['max_abs_diff']:>12.2e}", file=out)
+        print(
+            f"{name:<14}{r['files']:>7}{r['frames']:>9}{r['lib_fps']:>15,.0f}{r['ref_fps']:>17,.0f}"
+            f"{r['speedup']:>7.1f}x{r['max_abs_diff']:>12.2e}",
+            file=out,
+        )
     return results
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m skelformats.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m skelformats.bench", description=__doc__.split("\n\n")[0]
+    )
     default = Path(os.environ.get("SKEL_DATA_DIR", "../shared/data"))
-    p.add_argument("--data-dir", type=Path, default=default, help=f"dataset root (default {default})")
+    p.add_argument(
+        "--data-dir", type=Path, default=default, help=f"dataset root (default {default})"
+    )
     p.add_argument("--to", default="ntu25", help="target layout (default ntu25)")
     p.add_argument("--repeat", type=int, default=1, help="runs per measurement; the best is kept")
     p.add_argument("--limit", type=int, default=None, help="only the first N files of each dataset")

@@ -3,16 +3,34 @@
 Every layout maps its joints to these names (or ``None``).  The canonical body is
 y-up, facing +z, right-handed (x points to the body's left), in metres where known.
 """
+
 from __future__ import annotations
 
 SIDES = ("left", "right")
 
 _CENTRAL = (
-    "pelvis", "spine", "chest", "neck", "head", "head_top",
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "pelvis",
+    "spine",
+    "chest",
+    "neck",
+    "head",
+    "head_top",
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
 )
 ARM_JOINTS = (
-    "clavicle", "shoulder", "elbow", "wrist", "hand", "hand_tip", "thumb", "index", "pinky",
+    "clavicle",
+    "shoulder",
+    "elbow",
+    "wrist",
+    "hand",
+    "hand_tip",
+    "thumb",
+    "index",
+    "pinky",
 )
 LEG_JOINTS = ("hip", "knee", "ankle", "heel", "foot", "big_toe", "small_toe")
 
@@ -22,7 +40,13 @@ CANONICAL_JOINTS: tuple[str, ...] = _CENTRAL + tuple(
 _CANONICAL_SET = frozenset(CANONICAL_JOINTS)
 
 PART_NAMES: tuple[str, ...] = (
-    "torso", "head", "left_arm", "right_arm", "left_leg", "right_leg", "other",
+    "torso",
+    "head",
+    "left_arm",
+    "right_arm",
+    "left_leg",
+    "right_leg",
+    "other",
 )
 PART_IDS = {name: i for i, name in enumerate(PART_NAMES)}
 
@@ -56,7 +80,7 @@ def limb_of(name: str) -> str | None:
     side = side_of(name)
     if side is None:
         return None
-    base = name[len(side) + 1:]
+    base = name[len(side) + 1 :]
     if base in ARM_JOINTS:
         return "arm"
     if base in LEG_JOINTS:
@@ -77,6 +101,15 @@ def part_of(name: str | None) -> str:
 
 
 __all__ = [
-    "CANONICAL_JOINTS", "PART_NAMES", "PART_IDS", "SIDES", "ARM_JOINTS", "LEG_JOINTS",
-    "is_canonical", "side_of", "mirror_name", "limb_of", "part_of",
+    "CANONICAL_JOINTS",
+    "PART_NAMES",
+    "PART_IDS",
+    "SIDES",
+    "ARM_JOINTS",
+    "LEG_JOINTS",
+    "is_canonical",
+    "side_of",
+    "mirror_name",
+    "limb_of",
+    "part_of",
 ]

@@ -1,4 +1,5 @@
 """Command line: ``skelformats layouts | info FILE | convert IN OUT --to LAYOUT``."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,13 +22,21 @@ def _cmd_layouts(args) -> int:
     for name in list_layouts():
         lay = get_layout(name)
         n_can = sum(c is not None for c in lay.canonical)
-        print(f"{name:<16} {lay.num_joints:>3} joints  {lay.dims}D  units={lay.units or '?':<10} "
-              f"canonical={n_can}/{lay.num_joints}")
+        print(
+            f"{name:<16} {lay.num_joints:>3} joints  {lay.dims}D  units={lay.units or '?':<10} "
+            f"canonical={n_can}/{lay.num_joints}"
+        )
         if args.verbose:
             tags = part_tags(lay)
             for j, (jn, c) in enumerate(zip(lay.joints, lay.canonical)):
-                p = "-" if lay.parents is None else (lay.joints[lay.parents[j]] if lay.parents[j] >= 0 else "(root)")
-                print(f"    {j:>3} {jn:<18} parent={p:<18} canonical={c or '-':<18} part={PART_NAMES[tags[j]]}")
+                p = (
+                    "-"
+                    if lay.parents is None
+                    else (lay.joints[lay.parents[j]] if lay.parents[j] >= 0 else "(root)")
+                )
+                print(
+                    f"    {j:>3} {jn:<18} parent={p:<18} canonical={c or '-':<18} part={PART_NAMES[tags[j]]}"
+                )
     if args.verbose:
         print("readers:", ", ".join(sorted(list_readers())))
     return 0
@@ -36,7 +45,10 @@ def _cmd_layouts(args) -> int:
 def _describe(m, out) -> None:
     lay = m.layout
     print(f"{m.meta.get('source', '?')}", file=out)
-    print(f"  layout:   {lay.name} ({lay.num_joints} joints, {lay.dims}D, units={lay.units or '?'})", file=out)
+    print(
+        f"  layout:   {lay.name} ({lay.num_joints} joints, {lay.dims}D, units={lay.units or '?'})",
+        file=out,
+    )
     print(f"  frames:   {m.num_frames}", file=out)
     print(f"  fps:      {m.fps:g} ({m.duration:.2f} s)", file=out)
     print(f"  people:   {m.num_people}", file=out)
@@ -77,28 +89,39 @@ def _cmd_convert(args) -> int:
         out = convert(m, args.to, project=args.project)
         save(out, target)
         n_missing = int((out.mask.reshape(-1, out.num_joints) == 0).all(axis=0).sum())
-        print(f"wrote {target}: {out.num_frames} frames, layout {out.layout.name}"
-              f"{f', {n_missing} joints missing' if n_missing else ''}")
+        print(
+            f"wrote {target}: {out.num_frames} frames, layout {out.layout.name}"
+            f"{f', {n_missing} joints missing' if n_missing else ''}"
+        )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="skelformats", description="Skeleton formats: inspect and convert files.")
+    p = argparse.ArgumentParser(
+        prog="skelformats", description="Skeleton formats: inspect and convert files."
+    )
     p.add_argument("--version", action="version", version=f"skelformats {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("layouts", help="list registered joint layouts")
     s.add_argument("-v", "--verbose", action="store_true", help="list every joint")
     s.set_defaults(func=_cmd_layouts)
-    s = sub.add_parser("info", help="describe a skeleton file (layout, frames, fps, people, missing joints)")
+    s = sub.add_parser(
+        "info", help="describe a skeleton file (layout, frames, fps, people, missing joints)"
+    )
     s.add_argument("file")
     s.add_argument("--format", default=None, help="reader name (default: detect)")
     s.set_defaults(func=_cmd_info)
-    s = sub.add_parser("convert", help="convert a file to another layout (.npz or .bvh output)",
-                       description="Convert IN to layout --to and write OUT (.npz or .bvh). When IN holds "
-                                   "several sequences, OUT is a folder receiving one file per sequence.")
+    s = sub.add_parser(
+        "convert",
+        help="convert a file to another layout (.npz or .bvh output)",
+        description="Convert IN to layout --to and write OUT (.npz or .bvh). When IN holds "
+        "several sequences, OUT is a folder receiving one file per sequence.",
+    )
     s.add_argument("input")
     s.add_argument("output")
-    s.add_argument("--ext", default="npz", choices=("npz", "bvh"), help="file type written into an OUT folder")
+    s.add_argument(
+        "--ext", default="npz", choices=("npz", "bvh"), help="file type written into an OUT folder"
+    )
     s.add_argument("--to", required=True, help="target layout name")
     s.add_argument("--format", default=None, help="input reader name (default: detect)")
     s.add_argument("--project", default=None, help="axes for 3D -> 2D, e.g. xy")

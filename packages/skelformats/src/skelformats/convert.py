@@ -5,6 +5,7 @@
 name, else derived by one of :data:`DERIVATIONS` (weights sum to 1, so the map commutes with
 rotations, translations and scaling), else it is missing: zero row and confidence 0.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ def _sided(rules: dict) -> dict:
     for target, alts in rules.items():
         if "{s}" in target:
             for s in SIDES:
-                out[target.format(s=s)] = [{k.format(s=s): w for k, w in alt.items()} for alt in alts]
+                out[target.format(s=s)] = [
+                    {k.format(s=s): w for k, w in alt.items()} for alt in alts
+                ]
         else:
             out[target] = alts
     return out
@@ -34,23 +37,27 @@ def _sided(rules: dict) -> dict:
 # Canonical joints derived from others when a source lacks them, tried in order (first alternative
 # whose sources are available wins; derived joints may feed later rules).  These are anatomical
 # approximations: the derived joint's confidence is the minimum of its sources'.
-DERIVATIONS: dict[str, list[dict[str, float]]] = _sided({
-    "pelvis": [{"left_hip": 0.5, "right_hip": 0.5}],
-    "neck": [{"left_shoulder": 0.5, "right_shoulder": 0.5}],
-    "chest": [{"neck": 0.75, "spine": 0.25}, {"neck": 2 / 3, "pelvis": 1 / 3}],
-    "spine": [{"pelvis": 0.5, "chest": 0.5}, {"pelvis": 0.5, "neck": 0.5}],
-    "head": [{"left_ear": 0.5, "right_ear": 0.5}, {"left_eye": 0.5, "right_eye": 0.5}],
-    "{s}_hand": [
-        {"{s}_wrist": 0.5, "{s}_hand_tip": 0.5},
-        {"{s}_wrist": 1 / 3, "{s}_index": 1 / 3, "{s}_pinky": 1 / 3},
-    ],
-    "{s}_foot": [{"{s}_big_toe": 0.5, "{s}_small_toe": 0.5}],
-})
+DERIVATIONS: dict[str, list[dict[str, float]]] = _sided(
+    {
+        "pelvis": [{"left_hip": 0.5, "right_hip": 0.5}],
+        "neck": [{"left_shoulder": 0.5, "right_shoulder": 0.5}],
+        "chest": [{"neck": 0.75, "spine": 0.25}, {"neck": 2 / 3, "pelvis": 1 / 3}],
+        "spine": [{"pelvis": 0.5, "chest": 0.5}, {"pelvis": 0.5, "neck": 0.5}],
+        "head": [{"left_ear": 0.5, "right_ear": 0.5}, {"left_eye": 0.5, "right_eye": 0.5}],
+        "{s}_hand": [
+            {"{s}_wrist": 0.5, "{s}_hand_tip": 0.5},
+            {"{s}_wrist": 1 / 3, "{s}_index": 1 / 3, "{s}_pinky": 1 / 3},
+        ],
+        "{s}_foot": [{"{s}_big_toe": 0.5, "{s}_small_toe": 0.5}],
+    }
+)
 
 
 def canonical_expressions(layout: Layout) -> dict[str, dict[int, float]]:
     """For each canonical name obtainable from ``layout``: {source joint index: weight}."""
-    expr: dict[str, dict[int, float]] = {c: {i: 1.0} for i, c in enumerate(layout.canonical) if c is not None}
+    expr: dict[str, dict[int, float]] = {
+        c: {i: 1.0} for i, c in enumerate(layout.canonical) if c is not None
+    }
     changed = True
     while changed:
         changed = False
@@ -103,11 +110,11 @@ class ConversionPlan:
             width = max(1, int(np.diff(m.indptr).max(initial=0)))
             idx = np.full((self.dst.num_joints, width), J_in, dtype=np.int64)
             for j in range(self.dst.num_joints):
-                cols = m.indices[m.indptr[j]:m.indptr[j + 1]]
+                cols = m.indices[m.indptr[j] : m.indptr[j + 1]]
                 if len(cols) == 0:
                     idx[j] = J_in + 1
                 else:
-                    idx[j, :len(cols)] = cols
+                    idx[j, : len(cols)] = cols
             idx.setflags(write=False)
             object.__setattr__(self, "_source_index", idx)
         return idx
@@ -118,7 +125,9 @@ def _plan(src: Layout, dst: Layout) -> ConversionPlan:
     if src == dst:
         n = src.num_joints
         mat = sp.identity(n, format="csr", dtype=np.float64)
-        return ConversionPlan(src, dst, mat, np.ones(n, bool), tuple("same joint" for _ in range(n)))
+        return ConversionPlan(
+            src, dst, mat, np.ones(n, bool), tuple("same joint" for _ in range(n))
+        )
     expr = canonical_expressions(src)
     rows, cols, vals, how = [], [], [], []
     available = np.zeros(dst.num_joints, bool)
@@ -135,8 +144,12 @@ def _plan(src: Layout, dst: Layout) -> ConversionPlan:
         if len(e) == 1 and src.canonical[next(iter(e))] == c:
             how.append(f"copy {src.joints[next(iter(e))]}")
         else:
-            how.append("derived " + " + ".join(f"{w:.3g}*{src.joints[i]}" for i, w in sorted(e.items())))
-    mat = sp.csr_matrix((vals, (rows, cols)), shape=(dst.num_joints, src.num_joints), dtype=np.float64)
+            how.append(
+                "derived " + " + ".join(f"{w:.3g}*{src.joints[i]}" for i, w in sorted(e.items()))
+            )
+    mat = sp.csr_matrix(
+        (vals, (rows, cols)), shape=(dst.num_joints, src.num_joints), dtype=np.float64
+    )
     available.setflags(write=False)
     return ConversionPlan(src, dst, mat, available, tuple(how))
 
@@ -193,10 +206,13 @@ def convert(motion: Motion, to: str | Layout, *, project=None) -> Motion:
     P = None
     if src.dims != dst.dims:
         if src.dims == 2:
-            raise ConversionError(path, f"cannot convert 2D layout {src.name!r} to 3D layout {dst.name!r} (no depth)")
+            raise ConversionError(
+                path, f"cannot convert 2D layout {src.name!r} to 3D layout {dst.name!r} (no depth)"
+            )
         if project is None:
             raise ConversionError(
-                path, f"converting 3D {src.name!r} to 2D {dst.name!r} needs a projection, e.g. project='xy'"
+                path,
+                f"converting 3D {src.name!r} to 2D {dst.name!r} needs a projection, e.g. project='xy'",
             )
         P = projection_matrix(src, dst, project)
     elif project is not None:
@@ -204,7 +220,8 @@ def convert(motion: Motion, to: str | Layout, *, project=None) -> Motion:
     plan = _plan(src, dst)
     if not plan.available.any():
         raise ConversionError(
-            path, f"no joint of {dst.name!r} can be obtained from {src.name!r} (no shared canonical joints)"
+            path,
+            f"no joint of {dst.name!r} can be obtained from {src.name!r} (no shared canonical joints)",
         )
     data = np.matmul(plan.dense32, motion.data)
     f = unit_factor(src, dst)
@@ -224,9 +241,18 @@ def _confidence(plan: ConversionPlan, conf: np.ndarray | None, shape) -> np.ndar
         return None
     idx = plan.source_index
     base = np.ones(shape, np.float32) if conf is None else conf
-    ext = np.concatenate([base, np.ones(shape[:-1] + (1,), np.float32), np.zeros(shape[:-1] + (1,), np.float32)], -1)
+    ext = np.concatenate(
+        [base, np.ones(shape[:-1] + (1,), np.float32), np.zeros(shape[:-1] + (1,), np.float32)], -1
+    )
     return ext[..., idx].min(axis=-1)
 
 
-__all__ = ["convert", "conversion_matrix", "conversion_plan", "ConversionPlan", "DERIVATIONS",
-           "canonical_expressions", "projection_matrix"]
+__all__ = [
+    "convert",
+    "conversion_matrix",
+    "conversion_plan",
+    "ConversionPlan",
+    "DERIVATIONS",
+    "canonical_expressions",
+    "projection_matrix",
+]

@@ -1,4 +1,5 @@
 """Errors and warnings.  Every error names the file (when there is one) and the problem."""
+
 from __future__ import annotations
 
 import os
@@ -74,7 +75,17 @@ class SkelFormatWarning(UserWarning):
 
 
 __all__ = [
-    "SkelFormatError", "UnknownFormatError", "TruncatedFileError", "JointCountError",
-    "CorruptDataError", "EmptySequenceError", "ShapeError", "LayoutError", "UnknownLayoutError",
-    "UnknownJointError", "ConversionError", "MissingFileError", "SkelFormatWarning",
+    "SkelFormatError",
+    "UnknownFormatError",
+    "TruncatedFileError",
+    "JointCountError",
+    "CorruptDataError",
+    "EmptySequenceError",
+    "ShapeError",
+    "LayoutError",
+    "UnknownLayoutError",
+    "UnknownJointError",
+    "ConversionError",
+    "MissingFileError",
+    "SkelFormatWarning",
 ]

@@ -1,4 +1,5 @@
 """Joint layouts: names, graph, dimensionality and the mapping to the canonical vocabulary."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -129,7 +130,9 @@ class Layout:
                 fail("duplicate edge")
             explicit = True
         elif parents is not None:
-            e = np.asarray([(p, j) for j, p in enumerate(parents) if p >= 0], dtype=np.int64).reshape(-1, 2)
+            e = np.asarray(
+                [(p, j) for j, p in enumerate(parents) if p >= 0], dtype=np.int64
+            ).reshape(-1, 2)
             explicit = False
         else:
             fail("give parents (a tree) or edges")
@@ -206,7 +209,9 @@ class Layout:
             try:
                 i = self.canonical.index(name)
             except ValueError:
-                raise UnknownJointError(None, f"layout {self.name!r} has no joint {name!r}") from None
+                raise UnknownJointError(
+                    None, f"layout {self.name!r} has no joint {name!r}"
+                ) from None
         return i
 
     def canonical_index(self, name: str) -> int | None:
@@ -247,18 +252,32 @@ class Layout:
         d = dict(d)
         try:
             return cls(
-                name=d["name"], joints=tuple(d["joints"]), parents=d.get("parents"),
-                edges=d.get("edges"), dims=d.get("dims", 3), canonical=d.get("canonical"),
-                flip_pairs=[tuple(p) for p in d["flip_pairs"]] if d.get("flip_pairs") is not None else None,
-                units=d.get("units"), up_axis=d.get("up_axis"),
+                name=d["name"],
+                joints=tuple(d["joints"]),
+                parents=d.get("parents"),
+                edges=d.get("edges"),
+                dims=d.get("dims", 3),
+                canonical=d.get("canonical"),
+                flip_pairs=[tuple(p) for p in d["flip_pairs"]]
+                if d.get("flip_pairs") is not None
+                else None,
+                units=d.get("units"),
+                up_axis=d.get("up_axis"),
             )
         except KeyError as e:
             raise LayoutError(None, f"layout description lacks {e.args[0]!r}") from None
 
     def _key(self):
         return (
-            self.name, self.joints, self.parents, tuple(map(tuple, self.edges.tolist())), self.dims,
-            self.canonical, self.flip_pairs, self.units, self.up_axis,
+            self.name,
+            self.joints,
+            self.parents,
+            tuple(map(tuple, self.edges.tolist())),
+            self.dims,
+            self.canonical,
+            self.flip_pairs,
+            self.units,
+            self.up_axis,
         )
 
     def __eq__(self, other):

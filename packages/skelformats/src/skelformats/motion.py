@@ -1,4 +1,5 @@
 """The data model: one skeleton sequence (optionally several people) in one layout."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,7 +39,9 @@ class Motion:
 
             self.layout = get_layout(self.layout)
         if not isinstance(self.layout, Layout):
-            raise TypeError(f"layout must be a Layout or a layout name, got {type(self.layout).__name__}")
+            raise TypeError(
+                f"layout must be a Layout or a layout name, got {type(self.layout).__name__}"
+            )
         if self.meta is None:
             self.meta = {}
         elif not isinstance(self.meta, dict):
@@ -49,14 +52,20 @@ class Motion:
         except (TypeError, ValueError) as e:
             raise ShapeError(src, f"motion data is not numeric: {e}") from None
         if data.ndim not in (3, 4):
-            raise ShapeError(src, f"motion data must be (T, J, C) or (M, T, J, C), got shape {data.shape}")
+            raise ShapeError(
+                src, f"motion data must be (T, J, C) or (M, T, J, C), got shape {data.shape}"
+            )
         J, C = data.shape[-2], data.shape[-1]
         if J != self.layout.num_joints:
             raise JointCountError(
-                src, f"{J} joints in the data but layout {self.layout.name!r} has {self.layout.num_joints}"
+                src,
+                f"{J} joints in the data but layout {self.layout.name!r} has {self.layout.num_joints}",
             )
         if C != self.layout.dims:
-            raise ShapeError(src, f"{C} coordinates per joint but layout {self.layout.name!r} is {self.layout.dims}D")
+            raise ShapeError(
+                src,
+                f"{C} coordinates per joint but layout {self.layout.name!r} is {self.layout.dims}D",
+            )
         if data.shape[-3] == 0 or (data.ndim == 4 and data.shape[0] == 0):
             raise EmptySequenceError(src, "the motion has no frames")
         try:
@@ -71,7 +80,10 @@ class Motion:
         if conf is not None:
             conf = np.asarray(conf, dtype=np.float32)
             if conf.shape != data.shape[:-1]:
-                raise ShapeError(src, f"confidence shape {conf.shape} does not match data shape {data.shape[:-1]}")
+                raise ShapeError(
+                    src,
+                    f"confidence shape {conf.shape} does not match data shape {data.shape[:-1]}",
+                )
             if not np.all(np.isfinite(conf)) or conf.min() < 0:
                 raise ShapeError(src, "confidence must be finite and >= 0")
         bad = ~np.isfinite(data).all(axis=-1)
@@ -120,7 +132,11 @@ class Motion:
         return self.confidence > 0
 
     def confidence_or_ones(self) -> np.ndarray:
-        return np.ones(self.data.shape[:-1], np.float32) if self.confidence is None else self.confidence
+        return (
+            np.ones(self.data.shape[:-1], np.float32)
+            if self.confidence is None
+            else self.confidence
+        )
 
     def missing_joints(self) -> list[str]:
         """Names of joints missing (confidence 0) in every frame."""

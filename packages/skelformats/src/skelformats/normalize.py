@@ -1,4 +1,5 @@
 """Normalisation: centre on the pelvis/root, scale by body size, optionally face a fixed direction."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -150,7 +151,10 @@ def normalize(
             data = data - p[..., None, :]
             info["center"] = "frame"
         else:
-            raise ConversionError(motion.meta.get("source"), f"center must be 'first', 'frame' or None, got {center!r}")
+            raise ConversionError(
+                motion.meta.get("source"),
+                f"center must be 'first', 'frame' or None, got {center!r}",
+            )
     if face:
         if lay.dims != 3:
             raise ConversionError(motion.meta.get("source"), "face=True needs a 3D layout")
@@ -165,7 +169,9 @@ def normalize(
         else:
             s = float(scale)
             if not np.isfinite(s) or s <= 0:
-                raise ConversionError(motion.meta.get("source"), f"scale must be positive, got {scale!r}")
+                raise ConversionError(
+                    motion.meta.get("source"), f"scale must be positive, got {scale!r}"
+                )
         data = data / s
         info["scale"] = s
     data = np.where(mask[..., None], data, 0.0)

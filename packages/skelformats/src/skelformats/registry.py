@@ -5,6 +5,7 @@ Entry-point groups:
   ``skelformats.readers``  -> a module (or object) whose import registers readers/writers with
                                :func:`register_reader` / :func:`register_writer`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -55,7 +56,9 @@ def register_layout(layout: Layout, *, overwrite: bool = False) -> Layout:
         if old is not None and old == layout:
             return old
         if old is not None and not overwrite:
-            raise SkelFormatError(None, f"a different layout named {layout.name!r} is already registered")
+            raise SkelFormatError(
+                None, f"a different layout named {layout.name!r} is already registered"
+            )
         _LAYOUTS[layout.name] = layout
     return layout
 
@@ -88,7 +91,11 @@ def _load_layout_entry_points():
             for lay in items:
                 register_layout(lay)
         except Exception as e:  # a broken plug-in must not break the built-ins
-            warnings.warn(f"skelformats.layouts entry point {ep.name!r} failed: {e!r}", SkelFormatWarning, stacklevel=2)
+            warnings.warn(
+                f"skelformats.layouts entry point {ep.name!r} failed: {e!r}",
+                SkelFormatWarning,
+                stacklevel=2,
+            )
 
 
 def get_layout(name: str | Layout) -> Layout:
@@ -101,7 +108,9 @@ def get_layout(name: str | Layout) -> Layout:
         _load_layout_entry_points()
         lay = _LAYOUTS.get(name)
     if lay is None:
-        raise UnknownLayoutError(None, f"unknown layout {name!r}; known: {', '.join(sorted(_LAYOUTS))}")
+        raise UnknownLayoutError(
+            None, f"unknown layout {name!r}; known: {', '.join(sorted(_LAYOUTS))}"
+        )
     return lay
 
 
@@ -178,7 +187,11 @@ def _load_reader_entry_points():
         try:
             ep.load()
         except Exception as e:
-            warnings.warn(f"skelformats.readers entry point {ep.name!r} failed: {e!r}", SkelFormatWarning, stacklevel=2)
+            warnings.warn(
+                f"skelformats.readers entry point {ep.name!r} failed: {e!r}",
+                SkelFormatWarning,
+                stacklevel=2,
+            )
 
 
 def list_readers() -> dict[str, ReaderSpec]:
@@ -234,9 +247,12 @@ def detect_format(path: str | os.PathLike) -> str:
         return no_sniff[0].name
     if by_ext:
         raise UnknownFormatError(
-            path, f"content matches none of the readers for its extension ({', '.join(s.name for s in by_ext)})"
+            path,
+            f"content matches none of the readers for its extension ({', '.join(s.name for s in by_ext)})",
         )
-    raise UnknownFormatError(path, "unknown skeleton format (neither the extension nor the content is recognised)")
+    raise UnknownFormatError(
+        path, "unknown skeleton format (neither the extension nor the content is recognised)"
+    )
 
 
 def load(path: str | os.PathLike, format: str | None = None) -> Motion | list[Motion]:
@@ -249,16 +265,28 @@ def load(path: str | os.PathLike, format: str | None = None) -> Motion | list[Mo
     readers = list_readers()
     spec = readers.get(format)
     if spec is None:
-        raise UnknownFormatError(path, f"unknown format {format!r}; known: {', '.join(sorted(readers))}")
+        raise UnknownFormatError(
+            path, f"unknown format {format!r}; known: {', '.join(sorted(readers))}"
+        )
     try:
         result = spec.func(path)
     except SkelFormatError as e:
         if e.path is None:  # e.g. raised by Motion validation: name the file
             raise type(e)(path, e.problem) from e
         raise
-    except (IndexError, KeyError, ValueError, TypeError, EOFError, UnicodeDecodeError, OverflowError) as e:
+    except (
+        IndexError,
+        KeyError,
+        ValueError,
+        TypeError,
+        EOFError,
+        UnicodeDecodeError,
+        OverflowError,
+    ) as e:
         # readers should raise SkelFormatError themselves; this keeps bare errors from escaping
-        raise CorruptDataError(path, f"{format} reader could not parse the file: {type(e).__name__}: {e}") from e
+        raise CorruptDataError(
+            path, f"{format} reader could not parse the file: {type(e).__name__}: {e}"
+        ) from e
     items = result if isinstance(result, list) else [result]
     for m in items:
         if not isinstance(m, Motion):
@@ -275,12 +303,15 @@ def save(motion: Motion, path: str | os.PathLike, format: str | None = None, **o
     if format is not None:
         spec = writers.get(format)
         if spec is None:
-            raise UnknownFormatError(path, f"no writer for format {format!r}; known: {', '.join(sorted(writers))}")
+            raise UnknownFormatError(
+                path, f"no writer for format {format!r}; known: {', '.join(sorted(writers))}"
+            )
     else:
         matches = [w for w in writers.values() if _suffix_matches(path, w.extensions)]
         if not matches:
             raise UnknownFormatError(
-                path, f"no writer for this extension; known: {', '.join(e for w in writers.values() for e in w.extensions)}"
+                path,
+                f"no writer for this extension; known: {', '.join(e for w in writers.values() for e in w.extensions)}",
             )
         spec = matches[0]
     spec.func(motion, path, **options)
@@ -288,6 +319,16 @@ def save(motion: Motion, path: str | os.PathLike, format: str | None = None, **o
 
 
 __all__ = [
-    "register_layout", "get_layout", "list_layouts", "register_reader", "register_writer",
-    "list_readers", "list_writers", "detect_format", "load", "save", "ReaderSpec", "WriterSpec",
+    "register_layout",
+    "get_layout",
+    "list_layouts",
+    "register_reader",
+    "register_writer",
+    "list_readers",
+    "list_writers",
+    "detect_format",
+    "load",
+    "save",
+    "ReaderSpec",
+    "WriterSpec",
 ]

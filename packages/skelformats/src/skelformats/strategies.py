@@ -1,11 +1,12 @@
 """Hypothesis strategies for users' own tests: random valid layouts and motions.
 
-    from hypothesis import given
-    from skelformats.strategies import layouts, motions
+from hypothesis import given
+from skelformats.strategies import layouts, motions
 
-    @given(motions())
-    def test_my_code(motion): ...
+@given(motions())
+def test_my_code(motion): ...
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,9 @@ try:
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 except ImportError as e:  # pragma: no cover - depends on the install
-    raise ImportError("skelformats.strategies needs hypothesis: pip install 'skelformats[strategies]'") from e
+    raise ImportError(
+        "skelformats.strategies needs hypothesis: pip install 'skelformats[strategies]'"
+    ) from e
 
 from .canonical import CANONICAL_JOINTS
 from .layout import Layout
@@ -25,14 +28,18 @@ _NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
 
 @st.composite
-def layouts(draw, *, min_joints: int = 1, max_joints: int = 12, dims=None, tree=None, canonical: bool = True):
+def layouts(
+    draw, *, min_joints: int = 1, max_joints: int = 12, dims=None, tree=None, canonical: bool = True
+):
     """Random valid Layouts: a tree (parents, any root position) or a graph (explicit edges, cycles allowed).
 
     dims: 2, 3 or None (either); tree: True, False or None (either); canonical: map a random subset
     of joints to distinct canonical names.
     """
     n = draw(st.integers(min_joints, max_joints))
-    names = draw(st.lists(st.text(_NAME_CHARS, min_size=1, max_size=8), min_size=n, max_size=n, unique=True))
+    names = draw(
+        st.lists(st.text(_NAME_CHARS, min_size=1, max_size=8), min_size=n, max_size=n, unique=True)
+    )
     d = draw(st.sampled_from((2, 3))) if dims is None else dims
     is_tree = draw(st.booleans()) if tree is None else tree
     if canonical:
@@ -47,15 +54,25 @@ def layouts(draw, *, min_joints: int = 1, max_joints: int = 12, dims=None, tree=
         parents = [-1] * n
         for k in range(1, n):
             parents[order[k]] = order[draw(st.integers(0, k - 1))]
-        return Layout(name=f"random{n}", joints=tuple(names), parents=tuple(parents), dims=d, canonical=can)
+        return Layout(
+            name=f"random{n}", joints=tuple(names), parents=tuple(parents), dims=d, canonical=can
+        )
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
     edges = draw(st.lists(st.sampled_from(pairs), unique=True, max_size=2 * n)) if pairs else []
     return Layout(name=f"graph{n}", joints=tuple(names), edges=tuple(edges), dims=d, canonical=can)
 
 
 @st.composite
-def motions(draw, layout=None, *, min_frames: int = 1, max_frames: int = 8, people=False,
-            confidence=None, max_abs: float = 100.0):
+def motions(
+    draw,
+    layout=None,
+    *,
+    min_frames: int = 1,
+    max_frames: int = 8,
+    people=False,
+    confidence=None,
+    max_abs: float = 100.0,
+):
     """Random Motions.  layout: a Layout/name, a strategy, or None (a built-in or random layout).
 
     people: False (single, (T, J, C)), True (multi, (M, T, J, C)) or None (either).
@@ -75,8 +92,13 @@ def motions(draw, layout=None, *, min_frames: int = 1, max_frames: int = 8, peop
     with_conf = draw(st.booleans()) if confidence is None else confidence
     conf = None
     if with_conf:
-        conf = draw(hnp.arrays(np.float32, shape[:-1], elements=st.one_of(
-            st.just(0.0), st.floats(0.125, 1.0, width=32))))
+        conf = draw(
+            hnp.arrays(
+                np.float32,
+                shape[:-1],
+                elements=st.one_of(st.just(0.0), st.floats(0.125, 1.0, width=32)),
+            )
+        )
     fps = draw(st.sampled_from((10.0, 24.0, 25.0, 30.0, 60.0, 120.0)))
     return Motion(data=data, layout=lay, fps=fps, confidence=conf, meta={"generated": True})
 

@@ -1,4 +1,5 @@
 """Built-in file formats: the own ``.npz`` format, BVH, ASF/AMC, NW-UCLA JSON."""
+
 from __future__ import annotations
 
 import importlib

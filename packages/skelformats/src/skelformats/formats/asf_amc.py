@@ -6,6 +6,7 @@ global matrix is ``parent @ C @ M @ C^-1`` and its END point is ``parent end + l
 The root's global matrix is ``C @ M @ C^-1`` and its position the TX TY TZ values.  Positions are
 returned in metres (ASF ``length`` unit: 1/that-value inches).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -93,7 +94,12 @@ def parse_asf(path) -> AsfSkeleton:
     bones: dict[str, AsfBone] = {}
     cur: dict | None = None
     hierarchy: list[list[str]] = []
-    root = {"order": ("TX", "TY", "TZ", "RX", "RY", "RZ"), "axis": "XYZ", "position": np.zeros(3), "orientation": np.zeros(3)}
+    root = {
+        "order": ("TX", "TY", "TZ", "RX", "RY", "RZ"),
+        "axis": "XYZ",
+        "position": np.zeros(3),
+        "orientation": np.zeros(3),
+    }
     length_unit, degrees = 1.0, True
     in_hier = False
     seen_sections = set()
@@ -126,11 +132,17 @@ def parse_asf(path) -> AsfSkeleton:
                     raise CorruptDataError(path, "bone without a name in :bonedata")
                 try:
                     bones[cur["name"]] = AsfBone(
-                        cur["name"], cur["direction"], float(cur["length"]), cur.get("axis", np.zeros(3)),
-                        cur.get("axis_order", "XYZ"), cur["dof"],
+                        cur["name"],
+                        cur["direction"],
+                        float(cur["length"]),
+                        cur.get("axis", np.zeros(3)),
+                        cur.get("axis_order", "XYZ"),
+                        cur["dof"],
                     )
                 except KeyError as e:
-                    raise CorruptDataError(path, f"bone {cur['name']!r} lacks {e.args[0]!r}") from None
+                    raise CorruptDataError(
+                        path, f"bone {cur['name']!r} lacks {e.args[0]!r}"
+                    ) from None
                 cur = None
             elif cur is not None:
                 if toks[0] == "name":
@@ -177,8 +189,16 @@ def parse_asf(path) -> AsfSkeleton:
         raise CorruptDataError(path, f"bones not reachable from the root: {orphans}")
     if len(set(order)) != len(order):
         raise CorruptDataError(path, "the ASF hierarchy has a cycle")
-    return AsfSkeleton(bones, root["order"], root["axis"], root["position"], root["orientation"],
-                       length_unit, degrees, order)
+    return AsfSkeleton(
+        bones,
+        root["order"],
+        root["axis"],
+        root["position"],
+        root["orientation"],
+        length_unit,
+        degrees,
+        order,
+    )
 
 
 def parse_amc(path, skel: AsfSkeleton) -> tuple[dict[str, np.ndarray], bool]:
@@ -205,7 +225,9 @@ def parse_amc(path, skel: AsfSkeleton) -> tuple[dict[str, np.ndarray], bool]:
             frames.append(cur)
             continue
         if cur is None:
-            raise CorruptDataError(path, f"line {lineno}: bone values before the first frame number")
+            raise CorruptDataError(
+                path, f"line {lineno}: bone values before the first frame number"
+            )
         cur[toks[0]] = toks[1:]
     if not frames:
         raise EmptySequenceError(path, "AMC file has no frames")
@@ -220,7 +242,8 @@ def parse_amc(path, skel: AsfSkeleton) -> tuple[dict[str, np.ndarray], bool]:
             if vals is None or len(vals) != expected[b]:
                 last = t == len(frames) - 1
                 problem = f"frame {t + 1}: bone {b!r} " + (
-                    "missing" if vals is None else f"has {len(vals)} values, expected {expected[b]}")
+                    "missing" if vals is None else f"has {len(vals)} values, expected {expected[b]}"
+                )
                 raise (TruncatedFileError if last else CorruptDataError)(path, problem)
             rows.append(vals)
         try:
@@ -233,7 +256,9 @@ def parse_amc(path, skel: AsfSkeleton) -> tuple[dict[str, np.ndarray], bool]:
     return out, degrees
 
 
-def asf_forward_kinematics(skel: AsfSkeleton, values: dict[str, np.ndarray], degrees: bool) -> np.ndarray:
+def asf_forward_kinematics(
+    skel: AsfSkeleton, values: dict[str, np.ndarray], degrees: bool
+) -> np.ndarray:
     """(T, B, 3) positions in ASF units, bones in ``skel.order`` (root position, then bone end points)."""
     conv = np.deg2rad if degrees else (lambda x: x)
     asf_conv = np.deg2rad if skel.degrees else (lambda x: x)
@@ -250,7 +275,11 @@ def asf_forward_kinematics(skel: AsfSkeleton, values: dict[str, np.ndarray], deg
             rot_order += ch[1].lower()
             rot_vals.append(rv[:, k])
     C = _fixed_axes(skel.root_axis.lower(), asf_conv(skel.root_orientation))
-    M = _fixed_axes(rot_order, conv(np.stack(rot_vals, -1))) if rot_vals else np.broadcast_to(np.eye(3), (T, 3, 3))
+    M = (
+        _fixed_axes(rot_order, conv(np.stack(rot_vals, -1)))
+        if rot_vals
+        else np.broadcast_to(np.eye(3), (T, 3, 3))
+    )
     mat["root"] = C @ M @ C.T
     pos["root"] = trans + skel.root_position
     for name in skel.order[1:]:
@@ -275,10 +304,17 @@ def _layout_for(skel: AsfSkeleton) -> tuple[Layout, list[str]]:
         return cmu, list(cmu.joints)
     names = list(skel.order)
     idx = {n: i for i, n in enumerate(names)}
-    lay = Layout(name=f"asf{len(names)}", joints=tuple(names),
-                 parents=tuple(-1 if par[n] is None else idx[par[n]] for n in names),
-                 canonical=tuple(cmu.canonical[cmu.joints.index(n)] if n in cmu.joints else None for n in names),
-                 dims=3, units="m", up_axis="y")
+    lay = Layout(
+        name=f"asf{len(names)}",
+        joints=tuple(names),
+        parents=tuple(-1 if par[n] is None else idx[par[n]] for n in names),
+        canonical=tuple(
+            cmu.canonical[cmu.joints.index(n)] if n in cmu.joints else None for n in names
+        ),
+        dims=3,
+        units="m",
+        up_axis="y",
+    )
     return lay, names
 
 
@@ -290,7 +326,9 @@ def find_asf(amc: Path) -> Path:
     asfs = sorted(amc.parent.glob("*.asf")) + sorted(amc.parent.glob("*.ASF"))
     if len(asfs) == 1:
         return asfs[0]
-    raise UnknownFormatError(amc, f"cannot find the .asf skeleton for this AMC file ({len(asfs)} candidates beside it)")
+    raise UnknownFormatError(
+        amc, f"cannot find the .asf skeleton for this AMC file ({len(asfs)} candidates beside it)"
+    )
 
 
 def read_amc(path, asf=None) -> Motion:
@@ -303,9 +341,16 @@ def read_amc(path, asf=None) -> Motion:
     layout, names = _layout_for(skel)
     order = [skel.order.index(n) for n in names]
     return Motion(
-        data=pos[:, order].astype(np.float32), layout=layout, fps=CMU_FPS,
-        meta={"source": str(path), "skeleton": str(asf), "subject": path.stem.split("_")[0],
-              "take": path.stem, "metres_per_unit": skel.metres_per_unit},
+        data=pos[:, order].astype(np.float32),
+        layout=layout,
+        fps=CMU_FPS,
+        meta={
+            "source": str(path),
+            "skeleton": str(asf),
+            "subject": path.stem.split("_")[0],
+            "take": path.stem,
+            "metres_per_unit": skel.metres_per_unit,
+        },
     )
 
 
@@ -318,12 +363,18 @@ def read_asf(path) -> Motion:
     pos = asf_forward_kinematics(skel, zeros, skel.degrees) * skel.metres_per_unit
     layout, names = _layout_for(skel)
     order = [skel.order.index(n) for n in names]
-    return Motion(data=pos[:, order].astype(np.float32), layout=layout, fps=CMU_FPS,
-                  meta={"source": str(path), "rest_pose": True})
+    return Motion(
+        data=pos[:, order].astype(np.float32),
+        layout=layout,
+        fps=CMU_FPS,
+        meta={"source": str(path), "rest_pose": True},
+    )
 
 
 def _sniff_amc(path: Path, head: bytes) -> bool:
-    return b":FULLY-SPECIFIED" in head or (b":DEGREES" in head and head.lstrip().startswith((b"#", b":")))
+    return b":FULLY-SPECIFIED" in head or (
+        b":DEGREES" in head and head.lstrip().startswith((b"#", b":"))
+    )
 
 
 def _sniff_asf(path: Path, head: bytes) -> bool:

@@ -4,6 +4,7 @@ Forward kinematics: for each joint, local translation = OFFSET + its position ch
 rotation = product of its rotation channels in the declared order (``Zrotation Xrotation Yrotation``
 -> ``Rz @ Rx @ Ry``, degrees); global = parent global @ local.  End sites are optional extra joints.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,10 +35,19 @@ _CHANNELS = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Z
 # stripped).  Covers the CMU conversions (Hips/LeftUpLeg/... and hip/abdomen/rThigh/...), Mixamo and
 # Poser/DAZ-style names.  BVH joints sit at the START of their bone, so e.g. LeftUpLeg is the hip.
 _BVH_CANONICAL = {
-    "hips": "pelvis", "hip": "pelvis", "pelvis": "pelvis", "root": "pelvis",
-    "spine": "spine", "abdomen": "spine", "spine1": "chest", "chest": "chest",
-    "neck": "neck", "head": "head", "headtop_end": "head_top",
-    "lefteye": "left_eye", "righteye": "right_eye",
+    "hips": "pelvis",
+    "hip": "pelvis",
+    "pelvis": "pelvis",
+    "root": "pelvis",
+    "spine": "spine",
+    "abdomen": "spine",
+    "spine1": "chest",
+    "chest": "chest",
+    "neck": "neck",
+    "head": "head",
+    "headtop_end": "head_top",
+    "lefteye": "left_eye",
+    "righteye": "right_eye",
 }
 for _s, _l, _r in (("left", "Left", "l"), ("right", "Right", "r")):
     for _names, _c in (
@@ -137,16 +147,20 @@ def _tokens_hierarchy(text: str, path):
                 stack.pop()
                 i += 1
             elif t == "OFFSET":
-                joints[stack[-1]].offset = np.array([float(x) for x in toks[i + 1:i + 4]], np.float64)
+                joints[stack[-1]].offset = np.array(
+                    [float(x) for x in toks[i + 1 : i + 4]], np.float64
+                )
                 if joints[stack[-1]].offset.shape != (3,):
                     raise TruncatedFileError(path, "OFFSET with fewer than 3 values")
                 i += 4
             elif t == "CHANNELS":
                 n = int(toks[i + 1])
-                ch = tuple(toks[i + 2:i + 2 + n])
+                ch = tuple(toks[i + 2 : i + 2 + n])
                 bad = [c for c in ch if c not in _CHANNELS]
                 if len(ch) != n or bad:
-                    raise CorruptDataError(path, f"bad CHANNELS for joint {joints[stack[-1]].name!r}: {ch}")
+                    raise CorruptDataError(
+                        path, f"bad CHANNELS for joint {joints[stack[-1]].name!r}: {ch}"
+                    )
                 joints[stack[-1]].channels = ch
                 i += 2 + n
             else:
@@ -179,11 +193,13 @@ def parse_bvh(path) -> BvhFile:
         frames = int(mf.group(1))
         frame_time = float(mt.group(1))
     except ValueError:
-        raise CorruptDataError(path, f"bad Frames/Frame Time values {mf.group(1)!r}, {mt.group(1)!r}") from None
+        raise CorruptDataError(
+            path, f"bad Frames/Frame Time values {mf.group(1)!r}, {mt.group(1)!r}"
+        ) from None
     if frames < 0 or not np.isfinite(frame_time) or frame_time <= 0:
         raise CorruptDataError(path, f"bad Frames ({frames}) or Frame Time ({frame_time})")
     nl = rest.find("\n", mt.end())
-    body = rest[nl + 1:] if nl >= 0 else ""
+    body = rest[nl + 1 :] if nl >= 0 else ""
     n_ch = sum(len(j.channels) for j in joints)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
@@ -197,10 +213,13 @@ def parse_bvh(path) -> BvhFile:
     expected = frames * n_ch
     if values.size < expected:
         raise TruncatedFileError(
-            path, f"declares {frames} frames of {n_ch} channels but holds {values.size / max(n_ch, 1):.1f} frames"
+            path,
+            f"declares {frames} frames of {n_ch} channels but holds {values.size / max(n_ch, 1):.1f} frames",
         )
     if values.size > expected:
-        raise CorruptDataError(path, f"{values.size - expected} values beyond the declared {frames} frames")
+        raise CorruptDataError(
+            path, f"{values.size - expected} values beyond the declared {frames} frames"
+        )
     return BvhFile(joints, frame_time, values.reshape(frames, n_ch))
 
 
@@ -274,8 +293,12 @@ def bvh_layout(bvh: BvhFile, *, end_sites: bool = False) -> tuple[Layout, np.nda
     digest = hashlib.sha1(repr((names, parents)).encode()).hexdigest()[:8]
     try:
         layout = Layout(
-            name=f"bvh{len(names)}_{digest}", joints=names, parents=parents,
-            canonical=canonical, dims=3, up_axis="y",
+            name=f"bvh{len(names)}_{digest}",
+            joints=names,
+            parents=parents,
+            canonical=canonical,
+            dims=3,
+            up_axis="y",
         )
     except SkelFormatError as e:
         raise CorruptDataError(None, f"invalid BVH hierarchy: {e.problem}") from None
@@ -307,7 +330,9 @@ def read_bvh(path, *, end_sites: bool = False) -> Motion:
         raise type(e)(path, e.problem) from None
     pos, _ = forward_kinematics(bvh)
     return Motion(
-        data=pos[:, keep].astype(np.float32), layout=layout, fps=1.0 / bvh.frame_time,
+        data=pos[:, keep].astype(np.float32),
+        layout=layout,
+        fps=1.0 / bvh.frame_time,
         meta={"source": str(path), "frame_time": bvh.frame_time},
     )
 
@@ -387,7 +412,10 @@ def positions_to_bvh(data: np.ndarray, parents) -> tuple[np.ndarray, np.ndarray]
         kids = [k for k in children[j] if np.linalg.norm(off[k]) > 0]
         if not kids:
             Gj = Gp
-        elif len(kids) == 1 or np.linalg.matrix_rank(off[kids], tol=1e-9 * np.abs(off[kids]).max()) < 2:
+        elif (
+            len(kids) == 1
+            or np.linalg.matrix_rank(off[kids], tol=1e-9 * np.abs(off[kids]).max()) < 2
+        ):
             k = kids[0]
             a = np.einsum("tij,j->ti", Gp, off[k])
             b = data[:, k] - data[:, j]
@@ -418,8 +446,14 @@ def _euler_zxy(R: np.ndarray) -> np.ndarray:
     from scipy.spatial.transform import Rotation
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # gimbal lock: scipy still returns a valid solution
-        return Rotation.from_matrix(R.reshape(-1, 3, 3)).as_euler("ZXY", degrees=True).reshape(R.shape[:-2] + (3,))
+        warnings.simplefilter(
+            "ignore", UserWarning
+        )  # gimbal lock: scipy still returns a valid solution
+        return (
+            Rotation.from_matrix(R.reshape(-1, 3, 3))
+            .as_euler("ZXY", degrees=True)
+            .reshape(R.shape[:-2] + (3,))
+        )
 
 
 @register_writer("bvh", extensions=(".bvh",))
@@ -437,19 +471,29 @@ def write_bvh(motion: Motion, path, *, precision: int = 6, channels: str = "rota
     path = Path(path)
     lay = motion.layout
     if lay.parents is None or lay.dims != 3:
-        raise ShapeError(path, f"BVH export needs a 3D tree layout; {lay.name!r} is {lay.dims}D"
-                         f"{'' if lay.parents is not None else ' without parents'}")
+        raise ShapeError(
+            path,
+            f"BVH export needs a 3D tree layout; {lay.name!r} is {lay.dims}D"
+            f"{'' if lay.parents is not None else ' without parents'}",
+        )
     if motion.multi:
         raise ShapeError(path, "BVH holds one skeleton; export each person separately")
     parents = lay.parents
     if parents.count(-1) != 1:
-        raise ShapeError(path, f"BVH export needs a single root; {lay.name!r} has {parents.count(-1)}")
+        raise ShapeError(
+            path, f"BVH export needs a single root; {lay.name!r} has {parents.count(-1)}"
+        )
     data = motion.data.astype(np.float64)
     if motion.confidence is not None and (motion.confidence <= 0).any():
-        warnings.warn(f"{path}: BVH has no confidence; missing joints are exported at their parent's position",
-                      SkelFormatWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: BVH has no confidence; missing joints are exported at their parent's position",
+            SkelFormatWarning,
+            stacklevel=2,
+        )
         missing = motion.confidence <= 0
-        for j in _topological(parents):  # parents first, so chains of missing joints collapse onto a seen one
+        for j in _topological(
+            parents
+        ):  # parents first, so chains of missing joints collapse onto a seen one
             if parents[j] >= 0:
                 data[missing[:, j], j] = data[missing[:, j], parents[j]]
     if channels == "rotations":
@@ -458,7 +502,9 @@ def write_bvh(motion: Motion, path, *, precision: int = 6, channels: str = "rota
     else:
         off = _rest_offsets(data, parents)
         rel = data - data[:, [max(p, 0) for p in parents]]
-        rel[:, [j for j, p in enumerate(parents) if p < 0]] = data[:, [j for j, p in enumerate(parents) if p < 0]]
+        rel[:, [j for j, p in enumerate(parents) if p < 0]] = data[
+            :, [j for j, p in enumerate(parents) if p < 0]
+        ]
         local_pos = rel - off[None]
     lines = ["HIERARCHY"]
     children = [[k for k in range(len(parents)) if parents[k] == j] for j in range(len(parents))]
@@ -473,7 +519,9 @@ def write_bvh(motion: Motion, path, *, precision: int = 6, channels: str = "rota
         if channels == "positions":
             lines.append(f"{ind}\tCHANNELS 3 Xposition Yposition Zposition")
         elif parents[j] < 0:
-            lines.append(f"{ind}\tCHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation")
+            lines.append(
+                f"{ind}\tCHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation"
+            )
         else:
             lines.append(f"{ind}\tCHANNELS 3 Zrotation Xrotation Yrotation")
         for k in children[j]:

@@ -3,6 +3,7 @@
 Members: ``data`` (float32), optional ``confidence`` (float32), ``header`` (0-d unicode array holding
 JSON: format version, layout, fps, meta) and ``meta_<k>`` arrays for numpy arrays found in meta.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,9 @@ def _encode(obj, arrays: dict, path):
         return obj
     if isinstance(obj, np.ndarray):
         if obj.dtype == object:
-            raise SkelFormatError(path, "meta holds an object array, which cannot be stored without pickle")
+            raise SkelFormatError(
+                path, "meta holds an object array, which cannot be stored without pickle"
+            )
         key = f"meta_{len(arrays)}"
         arrays[key] = obj
         return {"__ndarray__": key}
@@ -123,9 +126,13 @@ def read_npz(path: Path) -> Motion:
     except (ValueError, OSError, json.JSONDecodeError) as e:
         raise CorruptDataError(path, f"cannot read npz archive: {e}") from None
     if header.get("format") != FORMAT_TAG:
-        raise CorruptDataError(path, f"header format is {header.get('format')!r}, expected {FORMAT_TAG!r}")
+        raise CorruptDataError(
+            path, f"header format is {header.get('format')!r}, expected {FORMAT_TAG!r}"
+        )
     if header.get("version", 0) > VERSION:
-        raise CorruptDataError(path, f"file version {header.get('version')} is newer than this reader ({VERSION})")
+        raise CorruptDataError(
+            path, f"file version {header.get('version')} is newer than this reader ({VERSION})"
+        )
     try:
         layout = Layout.from_dict(header["layout"])
     except SkelFormatError as e:

@@ -5,6 +5,7 @@ as exactly (0, 0, 0) were not tracked by the Kinect: they get confidence 0 (with
 name ``aAA_sSS_eEE_vVV`` gives action, subject, take and view; ``labels.tsv`` (beside the data
 folder) maps ``label`` 1-10 to action names.
 """
+
 from __future__ import annotations
 
 import csv
@@ -71,8 +72,11 @@ def read_nwucla(path) -> Motion:
     untracked = (data == 0).all(axis=-1)
     conf = None
     if untracked.any():
-        warnings.warn(f"{path}: {int(untracked.sum())} untracked joints (0, 0, 0) marked missing",
-                      SkelFormatWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: {int(untracked.sum())} untracked joints (0, 0, 0) marked missing",
+            SkelFormatWarning,
+            stacklevel=2,
+        )
         conf = (~untracked).astype(np.float32)
     meta = {"source": str(path), "dataset": "NW-UCLA", "file_name": doc.get("file_name", path.stem)}
     m = _NAME.search(path.stem)
@@ -94,7 +98,9 @@ def _diagnose(path, sk, n_joints):
             raise JointCountError(path, f"frame {t} has {n} joints, expected {n_joints}")
         for j, p in enumerate(frame):
             if not isinstance(p, list) or len(p) != 3:
-                raise CorruptDataError(path, f"frame {t} joint {j} is not an (x, y, z) triple: {p!r}")
+                raise CorruptDataError(
+                    path, f"frame {t} joint {j} is not an (x, y, z) triple: {p!r}"
+                )
     raise CorruptDataError(path, "non-numeric coordinates in 'skeletons'")
 
 

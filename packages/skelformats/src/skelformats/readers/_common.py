@@ -1,5 +1,6 @@
 """Shared parsing helpers of the dataset readers: numeric text tables, MATLAB files, label tables,
 file-name fields, warnings that name the file, and dataset walks that skip broken files."""
+
 from __future__ import annotations
 
 import re
@@ -76,7 +77,9 @@ def loadmat(path: Path, **kw) -> dict:
             raise UnknownFormatError(path, "is a directory, expected a .mat file") from None
         raise CorruptDataError(path, f"not a readable MATLAB file: {msg}") from None
     except Exception as e:  # scipy's MatReadError and friends
-        raise CorruptDataError(path, f"not a readable MATLAB file: {type(e).__name__}: {e}") from None
+        raise CorruptDataError(
+            path, f"not a readable MATLAB file: {type(e).__name__}: {e}"
+        ) from None
 
 
 def mat_variables(path: Path, head: bytes) -> set[str]:
@@ -94,7 +97,11 @@ def mat_variables(path: Path, head: bytes) -> set[str]:
 def mat_field(path: Path, container, key: str, what: str = "MATLAB file"):
     """``container[key]`` for a loadmat dict or a MATLAB struct record; CorruptDataError if absent."""
     try:
-        names = container.dtype.names if isinstance(container, (np.ndarray, np.void)) else container.keys()
+        names = (
+            container.dtype.names
+            if isinstance(container, (np.ndarray, np.void))
+            else container.keys()
+        )
         if key not in names:
             raise KeyError(key)
         return container[key]
@@ -119,7 +126,9 @@ def mat_scalar(path: Path, value, what: str) -> float:
     while a.dtype == object and a.size == 1:
         a = np.asarray(a.ravel()[0])
     if a.size != 1 or a.dtype.kind not in "iufb":
-        raise CorruptDataError(path, f"{what} should be one number, got shape {a.shape} ({a.dtype})")
+        raise CorruptDataError(
+            path, f"{what} should be one number, got shape {a.shape} ({a.dtype})"
+        )
     return a.ravel()[0].item()
 
 
@@ -156,7 +165,9 @@ def find_beside(path: Path, name: str, levels: int = 2) -> Path | None:
     return None
 
 
-def load_all(paths: Iterable[Path], reader: Callable[[Path], Motion | list[Motion]]) -> list[Motion]:
+def load_all(
+    paths: Iterable[Path], reader: Callable[[Path], Motion | list[Motion]]
+) -> list[Motion]:
     """Read every path; a file that fails with a SkelFormatError is reported (warning) and skipped."""
     out: list[Motion] = []
     for p in paths:
@@ -167,4 +178,3 @@ def load_all(paths: Iterable[Path], reader: Callable[[Path], Motion | list[Motio
             continue
         out.extend(r if isinstance(r, list) else [r])
     return out
-

@@ -7,6 +7,7 @@ registered layout (e.g. a file written from a Motion), that layout is used; othe
 form an ad-hoc layout ``c3d:<file stem>`` with no bones and no canonical names (markers are not
 joints; map them with your own Layout before converting).
 """
+
 from __future__ import annotations
 
 import struct
@@ -32,7 +33,8 @@ def _import_c3d(path):
         import c3d  # noqa: PLC0415  (optional dependency)
     except ImportError:
         raise MissingDependencyError(
-            path, "reading C3D files needs the optional 'c3d' package: pip install 'skelformats[c3d]'"
+            path,
+            "reading C3D files needs the optional 'c3d' package: pip install 'skelformats[c3d]'",
         ) from None
     return c3d
 
@@ -66,38 +68,60 @@ def read_c3d(path: Path) -> Motion:
             reader = c3d.Reader(handle)
             labels = tuple(str(s).strip() for s in reader.point_labels)
             rate = float(reader.point_rate)
-            units = reader.get("POINT:UNITS").string_value.strip() if reader.get("POINT:UNITS") else "mm"
+            units = (
+                reader.get("POINT:UNITS").string_value.strip()
+                if reader.get("POINT:UNITS")
+                else "mm"
+            )
             first = int(reader.first_frame)
             declared = int(reader.last_frame) - first + 1
             frames = [points[:, :4].copy() for _, points, _ in reader.read_frames(copy=True)]
     except (struct.error, EOFError) as e:
         raise TruncatedFileError(path, f"the file ends early: {e}") from None
-    except Exception as e:  # the package's parser fails on junk headers in many ways (even NameError)
+    except (
+        Exception
+    ) as e:  # the package's parser fails on junk headers in many ways (even NameError)
         raise CorruptDataError(path, f"not a readable C3D file: {type(e).__name__}: {e}") from None
     if not labels:
         raise EmptySequenceError(path, "the file has no 3D points")
     if not frames:
         raise EmptySequenceError(path, "the file has no frames")
     if len(frames) < declared:  # the package stops at the end of the file with only a warning
-        raise TruncatedFileError(path, f"the file ends after {len(frames)} of its {declared} frames")
+        raise TruncatedFileError(
+            path, f"the file ends after {len(frames)} of its {declared} frames"
+        )
     arr = np.stack(frames)  # (T, N, 4): x y z residual
     if arr.shape[1] != len(labels):
-        labels = labels[: arr.shape[1]] + tuple(f"marker_{i}" for i in range(len(labels), arr.shape[1]))
+        labels = labels[: arr.shape[1]] + tuple(
+            f"marker_{i}" for i in range(len(labels), arr.shape[1])
+        )
     scale = _UNIT_SCALE.get(units.lower())
     if scale is None:
         raise CorruptDataError(path, f"unknown POINT:UNITS {units!r}")
     valid = (arr[..., 3] >= 0) & np.isfinite(arr[..., :3]).all(-1)
     data = np.where(valid[..., None], arr[..., :3] * scale, 0.0).astype(np.float32)
-    meta = {"source": str(path), "dataset": "C3D", "units": units, "first_frame": first,
-            "marker_labels": list(labels)}
+    meta = {
+        "source": str(path),
+        "dataset": "C3D",
+        "units": units,
+        "first_frame": first,
+        "marker_labels": list(labels),
+    }
     if rate <= 0 or not np.isfinite(rate):
         raise CorruptDataError(path, f"POINT:RATE {rate!r} is not a positive frame rate")
-    return Motion(data=data, layout=_layout_for(labels, path.stem), fps=rate,
-                  confidence=None if valid.all() else valid.astype(np.float32), meta=meta)
+    return Motion(
+        data=data,
+        layout=_layout_for(labels, path.stem),
+        fps=rate,
+        confidence=None if valid.all() else valid.astype(np.float32),
+        meta=meta,
+    )
 
 
 def _sniff(path: Path, head: bytes) -> bool:
-    return len(head) >= 512 and head[1] == 0x50  # header: parameter-block pointer, then the key 0x50
+    return (
+        len(head) >= 512 and head[1] == 0x50
+    )  # header: parameter-block pointer, then the key 0x50
 
 
 @register_reader("c3d", extensions=(".c3d",), sniff=_sniff)

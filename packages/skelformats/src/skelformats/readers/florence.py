@@ -10,6 +10,7 @@ other Kinect layout.  Values are metres.  Action names come from ``action_names.
 
 ``take`` numbers the repetitions of one (subject, action) pair in file order (1-based).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,10 +40,15 @@ def _sequence(path: Path, rec, index: int) -> tuple[np.ndarray, int, int]:
     raw = np.asarray(mat_field(path, rec, "original_skeletal_data", what))
     while raw.dtype == object and raw.size == 1:
         raw = np.asarray(raw.ravel()[0])
-    if raw.ndim == 2 and raw.shape[:2] == (3, NUM_JOINTS):  # a one-frame sequence loses its 3rd axis
+    if raw.ndim == 2 and raw.shape[:2] == (
+        3,
+        NUM_JOINTS,
+    ):  # a one-frame sequence loses its 3rd axis
         raw = raw[:, :, None]
     if raw.ndim != 3 or raw.shape[0] != 3:
-        raise ShapeError(path, f"{what}: original_skeletal_data has shape {raw.shape}, expected (3, 15, T)")
+        raise ShapeError(
+            path, f"{what}: original_skeletal_data has shape {raw.shape}, expected (3, 15, T)"
+        )
     if raw.shape[1] != NUM_JOINTS:
         raise JointCountError(path, f"{what}: {raw.shape[1]} joints, expected {NUM_JOINTS}")
     if raw.shape[2] == 0:
@@ -73,7 +79,12 @@ def read_florence3d(path: Path) -> list[Motion]:
     out: list[Motion] = []
     takes: dict[tuple[int, int], int] = {}
     for i, rec in enumerate(recs.ravel()):
-        while isinstance(rec, np.ndarray) and rec.dtype.names is None and rec.dtype == object and rec.size == 1:
+        while (
+            isinstance(rec, np.ndarray)
+            and rec.dtype.names is None
+            and rec.dtype == object
+            and rec.size == 1
+        ):
             rec = rec.ravel()[0]
         if isinstance(rec, np.ndarray) and rec.dtype.names is not None:
             rec = rec.ravel()[0]
@@ -82,15 +93,25 @@ def read_florence3d(path: Path) -> list[Motion]:
             bad = ~np.isfinite(data).all(-1)
             conf = None
             if bad.any():
-                warn(path, f"skeletal_data entry {i + 1}: {int(bad.sum())} non-finite joint positions; marked missing")
+                warn(
+                    path,
+                    f"skeletal_data entry {i + 1}: {int(bad.sum())} non-finite joint positions; marked missing",
+                )
                 data = np.where(bad[..., None], 0.0, data).astype(np.float32)
                 conf = (~bad).astype(np.float32)
         except (CorruptDataError, ShapeError, JointCountError, EmptySequenceError) as e:
             warn(path, f"skipped: {e.problem}")
             continue
         takes[(subject, action)] = take = takes.get((subject, action), 0) + 1
-        meta = {"source": str(path), "dataset": "Florence3D", "index": i + 1, "subject": subject,
-                "label": action, "take": take, "units": "m"}
+        meta = {
+            "source": str(path),
+            "dataset": "Florence3D",
+            "index": i + 1,
+            "subject": subject,
+            "label": action,
+            "take": take,
+            "units": "m",
+        }
         if 1 <= action <= len(names):
             meta["action"] = names[action - 1]
         out.append(Motion(data=data, layout="openni15", fps=FPS, confidence=conf, meta=meta))

@@ -5,6 +5,7 @@ resampling AMASS).  Loaded with ``allow_pickle=False``.  When the dataset's ``te
 found next to the ``new_joints`` folder, its captions (``caption#tokens#start#end`` lines, text
 before the first ``#``) go to ``meta["captions"]``.
 """
+
 from __future__ import annotations
 
 import io
@@ -47,7 +48,9 @@ def read_humanml3d(path: Path) -> Motion:
     except ValueError as e:
         msg = str(e)
         if "allow_pickle" in msg or "pickle" in msg:
-            raise CorruptDataError(path, "holds Python objects (pickle), which are not loaded") from None
+            raise CorruptDataError(
+                path, "holds Python objects (pickle), which are not loaded"
+            ) from None
         if "size" in msg or "reshape" in msg or "read" in msg:
             raise TruncatedFileError(path, f"the array data is incomplete: {msg}") from None
         raise CorruptDataError(path, f"not a .npy array: {msg}") from None
@@ -62,7 +65,9 @@ def read_humanml3d(path: Path) -> Motion:
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ShapeError(path, f"array shape {arr.shape}, expected (T, {NUM_JOINTS}, 3)")
     if arr.shape[1] != NUM_JOINTS:
-        raise JointCountError(path, f"{arr.shape[1]} joints, expected {NUM_JOINTS} (HumanML3D new_joints)")
+        raise JointCountError(
+            path, f"{arr.shape[1]} joints, expected {NUM_JOINTS} (HumanML3D new_joints)"
+        )
     if arr.shape[0] == 0:
         raise EmptySequenceError(path, "the array has no frames")
     meta: dict = {"source": str(path), "dataset": "HumanML3D", "name": path.stem}
@@ -78,7 +83,11 @@ def _sniff(path: Path, head: bytes) -> bool:
     try:
         f = io.BytesIO(head)
         version = np.lib.format.read_magic(f)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
         shape, _, dtype = read_header(f)  # header only, no data
     except Exception:
         return False

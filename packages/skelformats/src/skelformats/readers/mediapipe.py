@@ -19,6 +19,7 @@ index 0-32 or the landmark name, e.g. ``left_wrist``; frames without rows are mi
 Coordinates as exported: image-normalised x, y (y down) and z at the scale of x, or metres for world
 landmarks (``"world": true``; then ``meta["world"]`` is True).  Frame rate from ``fps`` (JSON) or 30.
 """
+
 from __future__ import annotations
 
 import csv
@@ -45,7 +46,9 @@ def _landmarks(path: Path, frame, t: int) -> np.ndarray | None:
     if frame is None or frame == []:
         return None
     if not isinstance(frame, list):
-        raise CorruptDataError(path, f"frame {t}: expected a list of landmarks, got {type(frame).__name__}")
+        raise CorruptDataError(
+            path, f"frame {t}: expected a list of landmarks, got {type(frame).__name__}"
+        )
     if len(frame) != NUM_LANDMARKS:
         raise JointCountError(path, f"frame {t}: {len(frame)} landmarks, expected {NUM_LANDMARKS}")
     out = np.empty((NUM_LANDMARKS, 4), np.float64)
@@ -56,7 +59,9 @@ def _landmarks(path: Path, frame, t: int) -> np.ndarray | None:
         except KeyError as e:
             raise CorruptDataError(path, f"frame {t}, landmark {j}: no {e.args[0]!r}") from None
         except (TypeError, ValueError, AttributeError):
-            raise CorruptDataError(path, f"frame {t}, landmark {j}: expected an object of numbers") from None
+            raise CorruptDataError(
+                path, f"frame {t}, landmark {j}: expected an object of numbers"
+            ) from None
         out[j] = (*xyz, c)
     return out
 
@@ -74,15 +79,22 @@ def _assemble(path: Path, frames: list, fps: float, meta: dict) -> Motion:
     if not np.isfinite(conf).all():
         raise CorruptDataError(path, "visibility values must be finite")
     conf = np.clip(conf, 0.0, 1.0)
-    return Motion(data=arr[..., :3].astype(np.float32), layout="mediapipe33", fps=fps,
-                  confidence=conf.astype(np.float32), meta=meta)
+    return Motion(
+        data=arr[..., :3].astype(np.float32),
+        layout="mediapipe33",
+        fps=fps,
+        confidence=conf.astype(np.float32),
+        meta=meta,
+    )
 
 
 def _read_json(path: Path) -> Motion:
     try:
         doc = json.loads(read_text(path))
     except json.JSONDecodeError as e:
-        raise CorruptDataError(path, f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+        raise CorruptDataError(
+            path, f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})"
+        ) from None
     fps, world = FPS, False
     if isinstance(doc, dict):
         if "frames" not in doc:
@@ -96,7 +108,9 @@ def _read_json(path: Path) -> Motion:
     if not isinstance(doc, list):
         raise CorruptDataError(path, "expected a list of frames")
     frames = [_landmarks(path, f, t) for t, f in enumerate(doc)]
-    return _assemble(path, frames, fps, {"source": str(path), "dataset": "MediaPipe", "world": world})
+    return _assemble(
+        path, frames, fps, {"source": str(path), "dataset": "MediaPipe", "world": world}
+    )
 
 
 def _read_csv(path: Path) -> Motion:
@@ -116,9 +130,13 @@ def _read_csv(path: Path) -> Motion:
             j = int(lm) if lm.lstrip("-").isdigit() else names.index(lm)
             vals = [float(r[k]) for k in _KEYS] + [float(r.get("visibility") or 1.0)]
         except (TypeError, ValueError, AttributeError):
-            raise CorruptDataError(path, f"line {i}: bad frame, landmark or number in {dict(r)}") from None
+            raise CorruptDataError(
+                path, f"line {i}: bad frame, landmark or number in {dict(r)}"
+            ) from None
         if not 0 <= j < NUM_LANDMARKS:
-            raise JointCountError(path, f"line {i}: landmark index {j} outside 0-{NUM_LANDMARKS - 1}")
+            raise JointCountError(
+                path, f"line {i}: landmark index {j} outside 0-{NUM_LANDMARKS - 1}"
+            )
         if t < 0:
             raise CorruptDataError(path, f"line {i}: negative frame {t}")
         parsed.append((t, j, vals))
@@ -130,9 +148,13 @@ def _read_csv(path: Path) -> Motion:
     partial = seen.any(1) & ~seen.all(1)
     if partial.any():
         t = int(np.flatnonzero(partial)[0])
-        raise JointCountError(path, f"frame {t}: {int(seen[t].sum())} landmarks, expected {NUM_LANDMARKS}")
+        raise JointCountError(
+            path, f"frame {t}: {int(seen[t].sum())} landmarks, expected {NUM_LANDMARKS}"
+        )
     frames = [arr[t] if seen[t].all() else None for t in range(T)]
-    return _assemble(path, frames, FPS, {"source": str(path), "dataset": "MediaPipe", "world": False})
+    return _assemble(
+        path, frames, FPS, {"source": str(path), "dataset": "MediaPipe", "world": False}
+    )
 
 
 def read_mediapipe(path: Path) -> Motion:
@@ -146,7 +168,9 @@ def _sniff(path: Path, head: bytes) -> bool:
         first = head.split(b"\n", 1)[0].replace(b" ", b"").lower()
         return first.startswith(b"frame,landmark,x,y,z")
     h = head.replace(b" ", b"")
-    return b'"mediapipe_pose"' in h or (b'"visibility"' in h and b'"x"' in h and b'"people"' not in h)
+    return b'"mediapipe_pose"' in h or (
+        b'"visibility"' in h and b'"x"' in h and b'"people"' not in h
+    )
 
 
 @register_reader("mediapipe", extensions=(".json", ".csv"), sniff=_sniff)

@@ -16,6 +16,7 @@ The dataset ships ``screen_uvd`` as ``screen_uvd.tar.gz``: :func:`read_msr_archi
 Labels: ``labels.tsv`` (``action_id<TAB>name``, e.g. ``a01<TAB>high arm wave``) beside the files or
 one directory up.  Frame rate: 15 fps (the dataset paper).
 """
+
 from __future__ import annotations
 
 import re
@@ -62,39 +63,58 @@ def _from_text(where: str, name: str, text: str, near: Path) -> Motion:
     table = numeric_table(where, text, 4, what="joint line")
     if table.shape[0] % NUM_JOINTS:
         raise TruncatedFileError(
-            where, f"{table.shape[0]} joint lines is not a whole number of {NUM_JOINTS}-joint frames "
-            f"({table.shape[0] % NUM_JOINTS} lines of an incomplete last frame)"
+            where,
+            f"{table.shape[0]} joint lines is not a whole number of {NUM_JOINTS}-joint frames "
+            f"({table.shape[0] % NUM_JOINTS} lines of an incomplete last frame)",
         )
     frames = table.reshape(-1, NUM_JOINTS, 4)
     xyz, w = frames[..., :3], frames[..., 3]
     junk = ~np.isfinite(frames).all(-1) | (np.abs(frames) > JUNK_ABOVE).any(-1)
     untracked_frames = ~xyz.any(-1).any(-1)
     if untracked_frames.all():
-        raise CorruptDataError(where, "every coordinate is zero: no skeleton was tracked in any frame")
+        raise CorruptDataError(
+            where, "every coordinate is zero: no skeleton was tracked in any frame"
+        )
     if junk.all():
         raise CorruptDataError(where, "every joint holds junk values")
     if junk.any():
-        warn(where, f"{int(junk.sum())} joint entries hold junk values (|v| > {JUNK_ABOVE:g}, e.g. "
-             f"{np.abs(frames[junk]).max():.6g}); marked missing", stacklevel=4)
+        warn(
+            where,
+            f"{int(junk.sum())} joint entries hold junk values (|v| > {JUNK_ABOVE:g}, e.g. "
+            f"{np.abs(frames[junk]).max():.6g}); marked missing",
+            stacklevel=4,
+        )
     if untracked_frames.any():
-        warn(where, f"{int(untracked_frames.sum())} of {len(frames)} frames are all zeros (not tracked); "
-             "marked missing", stacklevel=4)
+        warn(
+            where,
+            f"{int(untracked_frames.sum())} of {len(frames)} frames are all zeros (not tracked); "
+            "marked missing",
+            stacklevel=4,
+        )
     bad = junk | untracked_frames[:, None]
     conf = (~bad).astype(np.float32)
     xyz = np.where(bad[..., None], 0.0, xyz)
     w = np.where(junk | ~np.isfinite(w), 0.0, w)
 
-    meta: dict = {"source": where, "dataset": "MSRAction3D",
-                  "coordinates": "screen_uvd" if name.lower().endswith("_skeleton.txt") else "real_world_xyz",
-                  "joint_confidence": w.astype(np.float32)}
+    meta: dict = {
+        "source": where,
+        "dataset": "MSRAction3D",
+        "coordinates": "screen_uvd" if name.lower().endswith("_skeleton.txt") else "real_world_xyz",
+        "joint_confidence": w.astype(np.float32),
+    }
     fields = name_fields(name, _NAME)
     if fields:
         meta.update(fields)
         label = _labels_for(near).get(f"a{fields['label']:02d}")
         if label is not None:
             meta["action"] = label
-    return Motion(data=xyz.astype(np.float32), layout="msr20", fps=FPS,
-                  confidence=None if conf.all() else conf, meta=meta)
+    return Motion(
+        data=xyz.astype(np.float32),
+        layout="msr20",
+        fps=FPS,
+        confidence=None if conf.all() else conf,
+        meta=meta,
+    )
 
 
 def read_msr_action3d(path: Path) -> Motion:
@@ -114,7 +134,11 @@ def _archive_members(path: Path) -> list[tuple[str, str]]:
         with tarfile.open(path) as tar:
             for member in tar:
                 base = member.name.rsplit("/", 1)[-1]
-                if not member.isfile() or not base.lower().endswith(".txt") or not _NAME.search(base):
+                if (
+                    not member.isfile()
+                    or not base.lower().endswith(".txt")
+                    or not _NAME.search(base)
+                ):
                     continue
                 raw = tar.extractfile(member).read()
                 try:
@@ -122,9 +146,13 @@ def _archive_members(path: Path) -> list[tuple[str, str]]:
                 except UnicodeDecodeError:
                     out.append((member.name, ""))  # reported by the parser as having no data
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-        raise CorruptDataError(path, f"not a readable tar archive: {type(e).__name__}: {e}") from None
+        raise CorruptDataError(
+            path, f"not a readable tar archive: {type(e).__name__}: {e}"
+        ) from None
     if not out:
-        raise EmptySequenceError(path, "no MSR Action3D skeleton files (aAA_sSS_eEE_skeleton*.txt) in the archive")
+        raise EmptySequenceError(
+            path, "no MSR Action3D skeleton files (aAA_sSS_eEE_skeleton*.txt) in the archive"
+        )
     return sorted(out)
 
 
@@ -155,8 +183,13 @@ def _frame_counts(root: Path, coordinates: str) -> dict[str, int]:
             return {}
     else:
         return {}
-    return {name.rsplit("/", 1)[-1].split("_skeleton")[0]: sum(1 for ln in text.splitlines() if ln.strip()) // NUM_JOINTS
-            for name, text in items}
+    return {
+        name.rsplit("/", 1)[-1].split("_skeleton")[0]: sum(
+            1 for ln in text.splitlines() if ln.strip()
+        )
+        // NUM_JOINTS
+        for name, text in items
+    }
 
 
 def load_dataset(root, coordinates: str = "real_world_xyz") -> list[Motion]:
@@ -176,7 +209,11 @@ def load_dataset(root, coordinates: str = "real_world_xyz") -> list[Motion]:
         stem = m.meta["source"].rsplit("/", 1)[-1].split("_skeleton")[0]
         n = twins.get(stem)
         if n is not None and n != m.num_frames:
-            warn(m.meta["source"], f"{m.num_frames} frames here but {n} in the {other} version", stacklevel=2)
+            warn(
+                m.meta["source"],
+                f"{m.num_frames} frames here but {n} in the {other} version",
+                stacklevel=2,
+            )
     return out
 
 
@@ -209,7 +246,9 @@ def _sniff_archive(path: Path, head: bytes) -> bool:
     return False
 
 
-@register_reader("msr_action3d_archive", extensions=(".tar.gz", ".tgz", ".tar"), sniff=_sniff_archive)
+@register_reader(
+    "msr_action3d_archive", extensions=(".tar.gz", ".tgz", ".tar"), sniff=_sniff_archive
+)
 def _read_archive(path: Path) -> list[Motion]:
     return read_msr_archive(path)
 

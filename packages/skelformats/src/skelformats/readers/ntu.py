@@ -16,6 +16,7 @@ Per-joint trackingState (0 not tracked, 1 inferred, 2 tracked) becomes confidenc
 The file name ``SsssCcccPpppRrrrAaaa`` gives setup, camera (view), performer (subject),
 replication (take) and action class (label).  Frame rate 30 fps.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,9 @@ FPS = 30.0
 BODY_FIELDS = 10
 JOINT_FIELDS = 12
 _CONF_OF_STATE = np.array([0.0, 0.5, 1.0], np.float32)
-_NAME = re.compile(r"S(?P<setup>\d{3})C(?P<camera>\d{3})P(?P<subject>\d{3})R(?P<take>\d{3})A(?P<label>\d{3})")
+_NAME = re.compile(
+    r"S(?P<setup>\d{3})C(?P<camera>\d{3})P(?P<subject>\d{3})R(?P<take>\d{3})A(?P<label>\d{3})"
+)
 
 
 class _Tokens:
@@ -45,7 +48,7 @@ class _Tokens:
     def take(self, n: int, where: str) -> list[str]:
         if self.i + n > len(self.tok):
             raise TruncatedFileError(self.path, f"the file ends inside {where}")
-        out = self.tok[self.i:self.i + n]
+        out = self.tok[self.i : self.i + n]
         self.i += n
         return out
 
@@ -89,12 +92,17 @@ def parse_ntu_skeleton(path: Path) -> tuple[list[str], list[list[tuple[str, np.n
                 joints = np.array(raw, dtype=np.float64).reshape(n_joints, JOINT_FIELDS)
             except ValueError:
                 bad = next(t for t in raw if not _is_float(t))
-                raise CorruptDataError(path, f"{bwhere}: joint value {bad!r} is not a number") from None
+                raise CorruptDataError(
+                    path, f"{bwhere}: joint value {bad!r} is not a number"
+                ) from None
             order.setdefault(body_id, len(order))
             bodies.append((body_id, joints))
         frames.append(bodies)
     if cur.i < len(cur.tok):
-        warn(path, f"{len(cur.tok) - cur.i} extra values after the {n_frames} declared frames; ignored")
+        warn(
+            path,
+            f"{len(cur.tok) - cur.i} extra values after the {n_frames} declared frames; ignored",
+        )
     return list(order), frames
 
 
@@ -132,8 +140,13 @@ def read_ntu_skeleton(path: Path) -> Motion:
     conf = _CONF_OF_STATE[state.astype(np.int64)] * present[..., None]
     if (~present).any() and M == 1:
         warn(path, f"{int((~present).sum())} of {T} frames have no body; marked missing")
-    meta: dict = {"source": str(path), "dataset": "NTU RGB+D", "body_ids": ids,
-                  "color_xy": full[..., 5:7].astype(np.float32), "depth_xy": full[..., 3:5].astype(np.float32)}
+    meta: dict = {
+        "source": str(path),
+        "dataset": "NTU RGB+D",
+        "body_ids": ids,
+        "color_xy": full[..., 5:7].astype(np.float32),
+        "depth_xy": full[..., 3:5].astype(np.float32),
+    }
     m_name = _NAME.search(path.name)
     if m_name:
         fields = {k: int(v) for k, v in m_name.groupdict().items()}
@@ -143,8 +156,13 @@ def read_ntu_skeleton(path: Path) -> Motion:
     if M == 1:
         data, conf = data[0], conf[0]
         meta["color_xy"], meta["depth_xy"] = meta["color_xy"][0], meta["depth_xy"][0]
-    return Motion(data=data, layout="ntu25", fps=FPS,
-                  confidence=None if (conf == 1).all() else conf.astype(np.float32), meta=meta)
+    return Motion(
+        data=data,
+        layout="ntu25",
+        fps=FPS,
+        confidence=None if (conf == 1).all() else conf.astype(np.float32),
+        meta=meta,
+    )
 
 
 def _sniff(path: Path, head: bytes) -> bool:
@@ -157,7 +175,9 @@ def _sniff(path: Path, head: bytes) -> bool:
     except ValueError:
         return False
     third = lines[2].split()
-    return len(third) == BODY_FIELDS or (len(third) == 1 and third[0].isdigit())  # a frame without bodies
+    return len(third) == BODY_FIELDS or (
+        len(third) == 1 and third[0].isdigit()
+    )  # a frame without bodies
 
 
 @register_reader("ntu_skeleton", extensions=(".skeleton",), sniff=_sniff)

@@ -13,6 +13,7 @@ a ``person_id`` >= 0, which then identifies the slot.  With more than one slot t
 (M, T, J, 2); empty slots have confidence 0.  OpenPose stores no frame rate: 30 fps is assumed
 (``meta["fps_assumed"] = True``).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,9 @@ def _people(path: Path) -> list[tuple[int, np.ndarray]]:
     try:
         doc = json.loads(read_text(path))
     except json.JSONDecodeError as e:
-        raise CorruptDataError(path, f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+        raise CorruptDataError(
+            path, f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})"
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("people"), list):
         raise CorruptDataError(path, "not OpenPose output: no 'people' list")
     out = []
@@ -50,13 +53,16 @@ def _people(path: Path) -> list[tuple[int, np.ndarray]]:
             raise CorruptDataError(path, f"person {k}: no 'pose_keypoints_2d' list")
         if len(kp) % 3 or len(kp) // 3 not in LAYOUT_BY_COUNT:
             raise JointCountError(
-                path, f"person {k}: {len(kp)} values in pose_keypoints_2d; expected 3 x 25 (BODY_25) "
-                "or 3 x 18 (COCO)"
+                path,
+                f"person {k}: {len(kp)} values in pose_keypoints_2d; expected 3 x 25 (BODY_25) "
+                "or 3 x 18 (COCO)",
             )
         try:
             arr = np.array(kp, dtype=np.float64).reshape(-1, 3)
         except (TypeError, ValueError):
-            raise CorruptDataError(path, f"person {k}: pose_keypoints_2d holds non-numbers") from None
+            raise CorruptDataError(
+                path, f"person {k}: pose_keypoints_2d holds non-numbers"
+            ) from None
         pid = person.get("person_id", -1)
         if isinstance(pid, list):
             pid = pid[0] if pid else -1
@@ -85,7 +91,9 @@ def read_openpose(path: Path) -> Motion:
     if not counts:
         raise EmptySequenceError(path, f"no person detected in any of the {len(files)} frames")
     if len(counts) > 1:
-        raise CorruptDataError(path, f"frames mix keypoint counts {sorted(counts)} (BODY_25 and COCO)")
+        raise CorruptDataError(
+            path, f"frames mix keypoint counts {sorted(counts)} (BODY_25 and COCO)"
+        )
     J = counts.pop()
     tracked = all(pid >= 0 for fr in frames for pid, _ in fr)
     if tracked:
@@ -102,12 +110,22 @@ def read_openpose(path: Path) -> Motion:
     data, conf = xyc[..., :2], xyc[..., 2]
     if not np.isfinite(conf).all() or conf.min() < 0:
         raise CorruptDataError(path, "keypoint confidences must be finite and >= 0")
-    meta = {"source": str(path), "dataset": "OpenPose", "model": "BODY_25" if J == 25 else "COCO",
-            "frame_files": [f.name for f in files], "fps_assumed": True}
+    meta = {
+        "source": str(path),
+        "dataset": "OpenPose",
+        "model": "BODY_25" if J == 25 else "COCO",
+        "frame_files": [f.name for f in files],
+        "fps_assumed": True,
+    }
     if M == 1:
         data, conf = data[0], conf[0]
-    return Motion(data=data.astype(np.float32), layout=LAYOUT_BY_COUNT[J], fps=FPS,
-                  confidence=conf.astype(np.float32), meta=meta)
+    return Motion(
+        data=data.astype(np.float32),
+        layout=LAYOUT_BY_COUNT[J],
+        fps=FPS,
+        confidence=conf.astype(np.float32),
+        meta=meta,
+    )
 
 
 def _sniff(path: Path, head: bytes) -> bool:
@@ -117,7 +135,9 @@ def _sniff(path: Path, head: bytes) -> bool:
             return False
         with open(first, "rb") as f:
             head = f.read(4096)
-    return b'"people"' in head and (b"pose_keypoints" in head or b'"people":[]' in head.replace(b" ", b""))
+    return b'"people"' in head and (
+        b"pose_keypoints" in head or b'"people":[]' in head.replace(b" ", b"")
+    )
 
 
 @register_reader("openpose", extensions=(".json",), sniff=_sniff)

@@ -6,6 +6,7 @@ test), ``bbox`` (T x 4: x1 y1 x2 y2), ``dimensions`` (height, width, frames), ``
 Invisible joints carry arbitrary coordinates, so ``visibility`` becomes ``Motion.confidence``
 (0 = missing); their coordinates are kept as stored.  Frame rate: 30 fps (the videos' rate).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,9 +22,21 @@ NUM_JOINTS = 13
 FPS = 30.0
 # The dataset's 15 actions; ids are 1-based positions (alphabetical, as in its README).
 ACTIONS = (
-    "baseball_pitch", "baseball_swing", "bench_press", "bowl", "clean_and_jerk", "golf_swing",
-    "jump_rope", "jumping_jacks", "pullup", "pushup", "situp", "squat", "strum_guitar",
-    "tennis_forehand", "tennis_serve",
+    "baseball_pitch",
+    "baseball_swing",
+    "bench_press",
+    "bowl",
+    "clean_and_jerk",
+    "golf_swing",
+    "jump_rope",
+    "jumping_jacks",
+    "pullup",
+    "pushup",
+    "situp",
+    "squat",
+    "strum_guitar",
+    "tennis_forehand",
+    "tennis_serve",
 )
 _REQUIRED = ("x", "y", "visibility")
 
@@ -37,7 +50,9 @@ def _table(path: Path, m: dict, key: str) -> np.ndarray:
     if a.ndim != 2:
         raise ShapeError(path, f"{key!r} has shape {a.shape}, expected (frames, {NUM_JOINTS})")
     if a.shape[1] != NUM_JOINTS:
-        raise JointCountError(path, f"{key!r} has {a.shape[1]} joints per frame, expected {NUM_JOINTS}")
+        raise JointCountError(
+            path, f"{key!r} has {a.shape[1]} joints per frame, expected {NUM_JOINTS}"
+        )
     if a.shape[0] == 0:
         raise EmptySequenceError(path, f"{key!r} has no frames")
     return a
@@ -53,7 +68,9 @@ def read_penn_action(path: Path) -> Motion:
     m = loadmat(path)
     x, y, vis = (_table(path, m, k) for k in _REQUIRED)
     if not (x.shape == y.shape == vis.shape):
-        raise ShapeError(path, f"x {x.shape}, y {y.shape} and visibility {vis.shape} differ in shape")
+        raise ShapeError(
+            path, f"x {x.shape}, y {y.shape} and visibility {vis.shape} differ in shape"
+        )
     data = np.stack([x, y], axis=-1)
     conf = (vis > 0).astype(np.float32)
     # invisible joints may hold anything (NaN included): only visible ones must be finite
@@ -76,11 +93,17 @@ def read_penn_action(path: Path) -> Motion:
         if dims.size >= 2:
             meta["image_size"] = (int(dims[0]), int(dims[1]))
     if "bbox" in m:
-        bbox = np.asarray(m["bbox"], dtype=np.float32).reshape(-1, 4) if np.size(m["bbox"]) else np.zeros((0, 4), np.float32)
+        bbox = (
+            np.asarray(m["bbox"], dtype=np.float32).reshape(-1, 4)
+            if np.size(m["bbox"])
+            else np.zeros((0, 4), np.float32)
+        )
         if bbox.shape[0] != len(data):
             warn(path, f"bbox has {bbox.shape[0]} rows for {len(data)} frames (kept as stored)")
         meta["bbox"] = bbox
-    return Motion(data=data.astype(np.float32), layout="penn13", fps=FPS, confidence=conf, meta=meta)
+    return Motion(
+        data=data.astype(np.float32), layout="penn13", fps=FPS, confidence=conf, meta=meta
+    )
 
 
 def load_dataset(root) -> list[Motion]:

@@ -12,6 +12,7 @@ bounds or no lines in range are reported (warning) and skipped.
 
 Frame rate: 30 fps divided by the median step between consecutive frame ids (about 7.5 fps).
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,18 @@ NUM_JOINTS = 20
 VIDEO_FPS = 30.0
 LABEL_FILE = "actionLabel.txt"
 # Order of the dataset's action_names.mat; ids are 1-based positions here.
-ACTIONS = ("walk", "sitDown", "standUp", "pickUp", "carry", "throw", "push", "pull", "waveHands", "clapHands")
+ACTIONS = (
+    "walk",
+    "sitDown",
+    "standUp",
+    "pickUp",
+    "carry",
+    "throw",
+    "push",
+    "pull",
+    "waveHands",
+    "clapHands",
+)
 _REC = re.compile(r"^s(?P<subject>\d+)_e(?P<take>\d+)$")
 _JOINTS_NAME = re.compile(r"joints_(s\d+_e\d+)", re.I)
 
@@ -62,15 +74,21 @@ def read_label_file(path: Path) -> dict[str, list[Segment]]:
         name, sep, rest = ln.partition(":")
         bounds = rest.split()
         if not sep or len(bounds) != 2 or not name.strip():
-            raise CorruptDataError(path, f"line {lineno}: expected 'action: start end' or 'sXX_eYY', got {ln!r}")
+            raise CorruptDataError(
+                path, f"line {lineno}: expected 'action: start end' or 'sXX_eYY', got {ln!r}"
+            )
         if current is None:
-            raise CorruptDataError(path, f"line {lineno}: segment before any 'sXX_eYY' recording line")
+            raise CorruptDataError(
+                path, f"line {lineno}: segment before any 'sXX_eYY' recording line"
+            )
         vals = []
         for b in bounds:
             try:
                 v = float(b)
             except ValueError:
-                raise CorruptDataError(path, f"line {lineno}: bound {b!r} is not a number") from None
+                raise CorruptDataError(
+                    path, f"line {lineno}: bound {b!r} is not a number"
+                ) from None
             vals.append(int(v) if math.isfinite(v) and v == int(v) else None)
         out[current].append(Segment(current, name.strip(), vals[0], vals[1], lineno))
     if not out:
@@ -85,8 +103,9 @@ def read_joints_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     width = table.shape[1]
     if width != 1 + 3 * NUM_JOINTS:
         raise JointCountError(
-            path, f"{width} values per line; expected a frame id and {NUM_JOINTS} x 3 coordinates "
-            f"({1 + 3 * NUM_JOINTS} values)"
+            path,
+            f"{width} values per line; expected a frame id and {NUM_JOINTS} x 3 coordinates "
+            f"({1 + 3 * NUM_JOINTS} values)",
         )
     ids = table[:, 0]
     if not np.isfinite(ids).all() or np.any(ids != np.round(ids)):
@@ -108,7 +127,9 @@ def _meta(path: Path, recording: str | None) -> dict:
     return meta
 
 
-def _segments(path: Path, recording: str, segments: list[Segment], label_path: Path) -> list[Motion]:
+def _segments(
+    path: Path, recording: str, segments: list[Segment], label_path: Path
+) -> list[Motion]:
     ids, joints = read_joints_file(path)
     fps = _fps(ids)
     out = []
@@ -118,20 +139,32 @@ def _segments(path: Path, recording: str, segments: list[Segment], label_path: P
             warn(path, f"segment at {where} has no numeric frame range; skipped", stacklevel=4)
             continue
         if seg.start > seg.end:
-            warn(path, f"segment at {where} ends ({seg.end}) before it starts ({seg.start}); skipped", stacklevel=4)
+            warn(
+                path,
+                f"segment at {where} ends ({seg.end}) before it starts ({seg.start}); skipped",
+                stacklevel=4,
+            )
             continue
         rows = (ids >= seg.start) & (ids <= seg.end)
         if not rows.any():
-            warn(path, f"segment at {where}: no frames with ids {seg.start}-{seg.end}; skipped", stacklevel=4)
+            warn(
+                path,
+                f"segment at {where}: no frames with ids {seg.start}-{seg.end}; skipped",
+                stacklevel=4,
+            )
             continue
         meta = _meta(path, recording)
         meta.update(
-            label_file=str(label_path), action=seg.action, frame_range=(seg.start, seg.end),
+            label_file=str(label_path),
+            action=seg.action,
+            frame_range=(seg.start, seg.end),
             frame_ids=ids[rows].copy(),
         )
         if seg.action in ACTIONS:
             meta["label"] = ACTIONS.index(seg.action) + 1
-        out.append(Motion(data=joints[rows].astype(np.float32), layout="kinect_v1_20", fps=fps, meta=meta))
+        out.append(
+            Motion(data=joints[rows].astype(np.float32), layout="kinect_v1_20", fps=fps, meta=meta)
+        )
     return out
 
 
@@ -152,7 +185,9 @@ def read_utkinect(path: Path) -> Motion | list[Motion]:
         for rec, segs in labels.items():
             jf = path.parent / f"joints_{rec}.txt"
             if not jf.is_file():
-                warn(path, f"recording {rec}: {jf.name} not found; its {len(segs)} segments skipped")
+                warn(
+                    path, f"recording {rec}: {jf.name} not found; its {len(segs)} segments skipped"
+                )
                 continue
             out.extend(load_all([jf], lambda p, rec=rec, segs=segs: _segments(p, rec, segs, path)))
         return out
@@ -186,4 +221,11 @@ def _read(path: Path) -> Motion | list[Motion]:
     return read_utkinect(path)
 
 
-__all__ = ["read_utkinect", "read_label_file", "read_joints_file", "load_dataset", "Segment", "ACTIONS"]
+__all__ = [
+    "read_utkinect",
+    "read_label_file",
+    "read_joints_file",
+    "load_dataset",
+    "Segment",
+    "ACTIONS",
+]
