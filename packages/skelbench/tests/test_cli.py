@@ -1,0 +1,59 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from skelbench import __version__
+from skelbench.cli import main
+
+
+def test_version_and_help():
+    out = subprocess.run(
+        [sys.executable, "-m", "skelbench", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.strip() == f"skelbench {__version__}"
+    out = subprocess.run(
+        [sys.executable, "-m", "skelbench", "run", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0
+    for flag in ("--model", "--suite", "--data-dir", "--tasks", "--out", "--limit"):
+        assert flag in out.stdout
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "suite synth:" in out and "suite real:" in out
+    assert "utkinect_to_nwucla/cross_format" in out and "cross-view" in out
+
+
+def test_bad_task_kind_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="unknown task kind"):
+        main(["run", "--model", str(tmp_path), "--tasks", "dancing"])
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model checkpoint not found"):
+        main(["run", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--quiet"])
+
+
+def test_train_baseline_writes_a_loadable_model(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "train-baseline",
+                "--dataset",
+                "synth",
+                "--budget",
+                "0.2",
+                "--out",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 0
+    )
+    assert "test top-1" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "b" / "baseline.json").read_text())
+    assert doc["config"]["layout"] == "ntu25" and len(doc["config"]["classes"]) == 15
+    assert (tmp_path / "b" / "baseline.safetensors").is_file()
