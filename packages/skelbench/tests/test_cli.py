@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import pytest
-
 from skelbench import __version__
 from skelbench.cli import main
 
