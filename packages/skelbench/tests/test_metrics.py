@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from skelbench import metrics as M
 
 
@@ -83,3 +85,32 @@ def test_qa_accuracy_per_family():
     assert out["accuracy"] == 0.5
     assert out["per_family"] == {"count": 0.5, "order": 1.0, "posture": 0.0}
     assert out["per_family_count"] == {"count": 2, "order": 1, "posture": 1}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 6).flatmap(
+        lambda k: st.tuples(
+            st.just(k),
+            st.lists(
+                st.tuples(
+                    st.lists(st.floats(-5, 5), min_size=k, max_size=k), st.integers(0, k - 1)
+                ),
+                min_size=1,
+                max_size=20,
+            ),
+        )
+    )
+)
+def test_classification_invariants(data):
+    k, rows = data
+    scores = np.array([r[0] for r in rows])
+    labels = [r[1] for r in rows]
+    accs = [M.topk_accuracy(scores, labels, j) for j in range(1, k + 1)]
+    assert all(a <= b + 1e-12 for a, b in zip(accs, accs[1:])) and accs[-1] == 1.0
+    out = M.classification_metrics(scores, labels, scores.argmax(1), k)
+    cm = np.array(out["confusion_matrix"])
+    assert cm.sum() == len(rows)
+    assert out["top1"] == pytest.approx(np.trace(cm) / len(rows))
+    assert out["top1"] == pytest.approx(accs[0])
+    assert np.array_equal(cm.sum(1), np.bincount(labels, minlength=k))
