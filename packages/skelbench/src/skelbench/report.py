@@ -155,6 +155,15 @@ def summary_rows(doc: dict) -> list[dict]:
                         "detail": f"source: {s['source']}",
                     }
                 )
+            elif t["suite"] == "real" and t.get("mode") == "closed_set":
+                rows.append(
+                    {
+                        **base,
+                        "system": "SOTA",
+                        "main": "–",
+                        "detail": "no published figure sourced for this exact protocol",
+                    }
+                )
             rows.append(
                 {**base, "system": "chance", "main": f"top1 {_pct(t.get('chance'))}", "detail": ""}
             )
