@@ -19,6 +19,7 @@ MINI = {
     "model": {"backbone": "tiny-qwen2vl", "renderer": {"frames": 4, "size": [28, 28]}},
     "data": {"source": "synth", "per_class": 1, "actions": ["wave", "clap", "kick", "sit_down"]},
     "teacher": {"name": "kinematic", "max_observations": 2},
+    "mining": {"source": "both", "top_k": 1, "eval_per_class": 1},
     "defaults": {"batch_size": 4, "lr": 0.01, "save_every": 2},
     "stages": [
         {"kind": "warmup", "steps": 2},
@@ -78,6 +79,9 @@ def test_outputs_pairs_rationales_and_eval(mini_run):
     assert final == out / "model" and (final / "config.json").is_file()
     pairs = json.loads((final / "confusable_pairs.json").read_text())["pairs"]
     assert pairs and all({"a", "b", "score"} <= set(p) for p in pairs)
+    # both sources: label-name embeddings and the confusion matrix of a quick evaluation after stage 1
+    assert {p["source"] for p in pairs} & {"confusion", "embedding+confusion"}
+    assert any(p["source"] in ("embedding", "embedding+confusion") for p in pairs)
     lines = (out / "stages" / "3-cr_distill" / "rationales.jsonl").read_text().splitlines()
     assert len(lines) == 4 and all(
         json.loads(x)["rationale"].endswith("Answer: " + json.loads(x)["label"]) for x in lines
