@@ -46,17 +46,23 @@ def causal_chain(facts: dict) -> list[str]:
     """Sentences linking the observations: which part drives the movement and what it causes."""
     chain: list[str] = []
     top = facts["most_active"]
-    if top is not None:
+    count = facts.get("count")
+    if count and count["what"] in ("jumps", "steps"):
+        # Locomotion and jumps are driven by the legs even when the swinging arms travel further.
+        what = "jumps" if count["what"] == "jumps" else "steps"
+        chain.append(
+            f"the legs drive the movement ({count['count']} {what}), while the arms swing along"
+        )
+    elif top is not None:
         s = f"the {part_label(top)} drives the movement"
-        count = facts.get("count")
         if count and count["part"] == top and count["count"] >= 2:
             s += f", repeating it {count['count']} times"
-        others = [q for q in facts["moving_parts"] if q != top]
-        s += (
-            (", while the " + " and the ".join(part_label(q) for q in others[:2]) + " follow")
-            if others
-            else (", while the rest of the body stays still")
-        )
+        others = [q for q in facts["moving_parts"] if q != top][:2]
+        if others:
+            s += ", while the " + " and the ".join(part_label(q) for q in others)
+            s += " also move" if len(others) > 1 else " also moves"
+        else:
+            s += ", while the rest of the body stays still"
         chain.append(s)
     h = facts["heights"]
     pel = h.get("pelvis")
