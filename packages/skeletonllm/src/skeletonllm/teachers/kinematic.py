@@ -49,9 +49,10 @@ def causal_chain(facts: dict) -> list[str]:
     count = facts.get("count")
     if count and count["what"] in ("jumps", "steps"):
         # Locomotion and jumps are driven by the legs even when the swinging arms travel further.
-        what = "jumps" if count["what"] == "jumps" else "steps"
+        n, what = count["count"], "jump" if count["what"] == "jumps" else "step"
+        plural = "s" if n != 1 else ""
         chain.append(
-            f"the legs drive the movement ({count['count']} {what}), while the arms swing along"
+            f"the legs drive the movement ({n} {what}{plural}), while the arms swing along"
         )
     elif top is not None:
         s = f"the {part_label(top)} drives the movement"
