@@ -16,3 +16,14 @@ def real_data() -> Path:
     if not d.is_dir():
         pytest.skip(f"real datasets not found at {d} (set SKEL_DATA_DIR)")
     return d
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    # As `skelbench run` does by default: tiny models on shared cores are fastest single-threaded.
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

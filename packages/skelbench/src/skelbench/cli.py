@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--synth-test-per-class", type=int, default=None)
     r.add_argument("--synth-train-per-class", type=int, default=None)
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads per process (default 1: the tiny models are dominated by "
+        "threading overhead, and shared cores make extra threads spin)",
+    )
 
     sub.add_parser("list", help="list tasks and suites")
 
@@ -74,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         help="layout every 3D input is converted to (2D data uses coco17)",
     )
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     t.add_argument(
         "--out", required=True, help="directory for baseline.safetensors + baseline.json"
     )
@@ -162,8 +170,15 @@ def _quiet_loader_warnings() -> None:
     warnings.filterwarnings("ignore", message="skipped ")
 
 
+def _set_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, n))
+
+
 def cmd_run(a) -> int:
     _quiet_loader_warnings()
+    _set_threads(a.threads)
     from skelbench.api import Dist, evaluate
     from skelbench.report import write_run
 
@@ -216,6 +231,7 @@ def cmd_list(a) -> int:
 
 
 def cmd_train_baseline(a) -> int:
+    _set_threads(a.threads)
     from skelbench.baseline import DEFAULT_LAYOUT_2D, train_baseline
     from skelbench.datasets import load_split
 
