@@ -176,6 +176,16 @@ def _baseline_for(
     return ctx._baselines[key]
 
 
+def _example_indices(labels: Sequence[int], k: int = 6) -> list[int]:
+    """Up to k sample indices, one per class first, so the example figure shows several classes."""
+    first: dict[int, int] = {}
+    for i, lab in enumerate(labels):
+        first.setdefault(lab, i)
+    pick = sorted(first.values())[:k]
+    rest = [i for i in range(len(labels)) if i not in set(pick)]
+    return sorted(pick + rest[: k - len(pick)])
+
+
 def _dims(samples: Sequence[Sample]) -> int:
     return min(s.motion.dims for s in samples) if samples else 3
 
@@ -239,11 +249,12 @@ def run_recognition(model, task: TaskSpec, ctx: Context) -> dict:
             res["robustness"] = {"model": rob}
     if not ctx.dist.main:
         return res
+    pick = _example_indices([s.label for s in samples])
     res["examples"] = [
-        {"id": s.id, "label": classes[s.label], "answer": a}
-        for s, a in list(zip(samples, examples_answers))[:6]
+        {"id": samples[i].id, "label": classes[samples[i].label], "answer": examples_answers[i]}
+        for i in pick
     ]
-    res["_example_motions"] = [s.motion for s in samples[:6]]
+    res["_example_motions"] = [samples[i].motion for i in pick]
     if task.baseline and ctx.baseline and task.mode in ("closed_set", "zero_shot"):
         train = ctx.split(task.dataset, task.train_split or "train")
         if task.mode == "zero_shot":
@@ -349,11 +360,13 @@ def run_cross_format(model, task: TaskSpec, ctx: Context) -> dict:
     ls, ld = [s.label for s in src_s], [s.label for s in dst_s]
     ms, md = _cls_from_scores(sc_src, ls, len(classes)), _cls_from_scores(sc_dst, ld, len(classes))
     res["model"] = dict(md, source_top1=ms["top1"], drop=ms["top1"] - md["top1"])
+    pick = _example_indices(ld)
+    answers = sc_dst.argmax(1)
     res["examples"] = [
-        {"id": s.id, "label": classes[s.label], "answer": classes[int(i)]}
-        for s, i in list(zip(dst_s, sc_dst.argmax(1)))[:6]
+        {"id": dst_s[i].id, "label": classes[dst_s[i].label], "answer": classes[int(answers[i])]}
+        for i in pick
     ]
-    res["_example_motions"] = [s.motion for s in dst_s[:6]]
+    res["_example_motions"] = [dst_s[i].motion for i in pick]
     if task.baseline and ctx.baseline:
         dims = min(_dims(src_train), _dims(dst_train), _dims(dst_s))
         t0 = time.perf_counter()
