@@ -67,7 +67,11 @@ def build_tiny(
 
 
 def _text_cfg(tok, hidden=64, layers=2, heads=4, kv=2, **extra):
+    # Weights drawn with std 1/sqrt(hidden), not the 0.02 of billion-parameter configs: at hidden 64, 0.02
+    # leaves logits within about +-1.3 of uniform over the vocabulary (an LM head that LoRA cannot make
+    # confident) and makes every optimizer step large relative to the weights.
     return dict(
+        initializer_range=hidden**-0.5,
         vocab_size=len(tok),
         hidden_size=hidden,
         intermediate_size=2 * hidden,
@@ -125,6 +129,7 @@ def _tiny_qwen2vl(*, frames, size, views, corpus) -> Backbone:
             patch_size=14,
             spatial_merge_size=2,
             temporal_patch_size=2,
+            initializer_range=64**-0.5,  # merger output on the scale of the text embeddings
         ),
         image_token_id=ids("<|image_pad|>"),
         video_token_id=ids("<|video_pad|>"),
