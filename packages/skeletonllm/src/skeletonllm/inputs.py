@@ -1,7 +1,8 @@
 """Skeleton inputs -> per-sample tensors the renderer takes, grouped by layout for batching.
 
-Accepted inputs: a ``skelformats.Motion`` of any layout (normalised with ``skelformats.normalize``, drawn
-with the layout's own edges and part tags), or a :class:`RawSkeleton` (tensors + edges, used as given).
+Accepted inputs: a ``skelformats.Motion`` of any layout (normalised with ``skelformats.normalize``, 3D
+layouts also turned to face +z; drawn with the layout's own edges and part tags), or a
+:class:`RawSkeleton` (tensors + edges, used as given).
 Several people ``(M, T, J, C)`` are drawn together: their joints are concatenated and edges offset.
 """
 
@@ -89,7 +90,12 @@ def prepare(item, *, normalize: bool = True) -> Sample:
             raise TypeError(
                 f"expected a skelformats.Motion, RawSkeleton or (joints, edges); got {type(item).__name__}"
             )
-        motion = skelformats.normalize(item) if normalize else item
+        if normalize:
+            # 3D bodies also turn to face +z at the first frame: recorded and synthetic sequences come
+            # from any camera yaw, and a side view hides most limb motion in depth.
+            motion = skelformats.normalize(item, face=item.layout.dims == 3)
+        else:
+            motion = item
         joints = torch.from_numpy(np.ascontiguousarray(motion.data, dtype=np.float32))
         mask = torch.from_numpy(motion.mask.astype(np.float32))
         edges = torch.tensor(np.asarray(motion.layout.edges), dtype=torch.long).reshape(-1, 2)
