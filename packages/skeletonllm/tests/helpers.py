@@ -27,5 +27,9 @@ def raw_records(n: int = 8, seed: int = 0, dims: int = 3) -> list[InstructionRec
             j[:, 4, 0] += torch.sin(3 * time)
         else:
             j[:, :, 0] += time[:, None] * 0.5
-        out.append(InstructionRecord(RawSkeleton(j, CHAIN5), "What action?", label, "recognition", f"raw-{i}"))
+        out.append(
+            InstructionRecord(
+                RawSkeleton(j, CHAIN5), "What action?", label, "recognition", f"raw-{i}"
+            )
+        )
     return out

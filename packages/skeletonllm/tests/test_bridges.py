@@ -16,7 +16,13 @@ def _bridge(name, frames=8, size=(56, 56)):
 
 def _as_frames(img: np.ndarray, repeat: int = 1) -> torch.Tensor:
     """uint8 (H, W, 3) -> (1, repeat, 3, H, W) in [0, 1]."""
-    return torch.from_numpy(img).permute(2, 0, 1).float().div(255)[None, None].expand(1, repeat, -1, -1, -1)
+    return (
+        torch.from_numpy(img)
+        .permute(2, 0, 1)
+        .float()
+        .div(255)[None, None]
+        .expand(1, repeat, -1, -1, -1)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +42,9 @@ def test_qwen2vl_matches_image_processor_exactly(qwen, hw):
     ref = bb.image_processor(images=[img], return_tensors="pt")
     pix, n_tokens = br.pixel_inputs(_as_frames(img, 2))
     assert pix["video_grid_thw"].tolist() == ref["image_grid_thw"].tolist()
-    torch.testing.assert_close(pix["pixel_values_videos"][0], ref["pixel_values"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        pix["pixel_values_videos"][0], ref["pixel_values"], atol=1e-5, rtol=0
+    )
     assert n_tokens == int(ref["image_grid_thw"].prod()) // 4
 
 
@@ -74,11 +82,15 @@ def test_qwen2vl_prompt_and_token_types(qwen):
     ids = torch.tensor([bb.tokenizer(text, add_special_tokens=False)["input_ids"]])
     tt = br.text_inputs(ids)["mm_token_type_ids"]
     assert int((tt == 2).sum()) == 16
-    assert text.startswith("<|im_start|>user\n<|vision_start|>") and text.endswith("<|im_start|>assistant\n")
+    assert text.startswith("<|im_start|>user\n<|vision_start|>") and text.endswith(
+        "<|im_start|>assistant\n"
+    )
     # The model accepts the exact tensors: features fill the placeholders.
     pix, n = br.pixel_inputs(torch.rand(1, 8, 3, 56, 56))
     assert n == 16
-    out = bb.model(input_ids=ids, attention_mask=torch.ones_like(ids), **br.finalize(pix), mm_token_type_ids=tt)
+    out = bb.model(
+        input_ids=ids, attention_mask=torch.ones_like(ids), **br.finalize(pix), mm_token_type_ids=tt
+    )
     assert out.logits.shape[:2] == ids.shape
 
 
@@ -89,7 +101,9 @@ def test_grid_bridges_match_image_processor(name):
     frames = torch.from_numpy(rng.integers(0, 256, (1, 8, 3, 56, 56), dtype=np.uint8)).float() / 255
     grid = (tile_frames(frames)[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
     assert grid.shape == (168, 168, 3)
-    ref = bb.image_processor(images=[grid] if name == "tiny-llava" else [[grid]], return_tensors="pt")
+    ref = bb.image_processor(
+        images=[grid] if name == "tiny-llava" else [[grid]], return_tensors="pt"
+    )
     pix, n_tokens = br.pixel_inputs(frames)
     torch.testing.assert_close(pix["pixel_values"], ref["pixel_values"], atol=1e-5, rtol=0)
     if name == "tiny-idefics3":
@@ -109,12 +123,21 @@ def test_grid_bridges_prompt_matches_processor(name):
     bb, br = _bridge(name)
     vc = bb.model.config.vision_config
     if name == "tiny-llava":
-        proc = LlavaProcessor(image_processor=bb.image_processor, tokenizer=bb.tokenizer, patch_size=vc.patch_size,
-                              vision_feature_select_strategy="full", num_additional_image_tokens=0,
-                              chat_template=bb.tokenizer.chat_template)
+        proc = LlavaProcessor(
+            image_processor=bb.image_processor,
+            tokenizer=bb.tokenizer,
+            patch_size=vc.patch_size,
+            vision_feature_select_strategy="full",
+            num_additional_image_tokens=0,
+            chat_template=bb.tokenizer.chat_template,
+        )
     else:
-        proc = Idefics3Processor(image_processor=bb.image_processor, tokenizer=bb.tokenizer,
-                                 image_seq_len=br.n_tokens(), chat_template=bb.tokenizer.chat_template)
+        proc = Idefics3Processor(
+            image_processor=bb.image_processor,
+            tokenizer=bb.tokenizer,
+            image_seq_len=br.n_tokens(),
+            chat_template=bb.tokenizer.chat_template,
+        )
     img = np.zeros((168, 168, 3), dtype=np.uint8)
     text = proc.apply_chat_template(br.messages("What action?"), add_generation_prompt=True)
     out = proc(text=[text], images=[img] if name == "tiny-llava" else [[img]], return_tensors="pt")
@@ -144,10 +167,16 @@ def test_bridge_transform_gradcheck(name):
     bb = backbones.build_tiny(name, frames=8, size=(56, 56))
     if name == "tiny-qwen2vl":
         proc = {**bb.processor_config, "size": {"shortest_edge": 28 * 28, "longest_edge": 28 * 28}}
-        frames = torch.rand(1, 2, 3, 8, 10, dtype=torch.float64, requires_grad=True)  # upsized to 28x28
+        frames = torch.rand(
+            1, 2, 3, 8, 10, dtype=torch.float64, requires_grad=True
+        )  # upsized to 28x28
     else:
         proc = {**bb.processor_config, "size": {"height": 12, "width": 12}}
-        frames = torch.rand(1, 4, 3, 5, 5, dtype=torch.float64, requires_grad=True)  # 10x10 grid -> 12x12
+        frames = torch.rand(
+            1, 4, 3, 5, 5, dtype=torch.float64, requires_grad=True
+        )  # 10x10 grid -> 12x12
     br = get_bridge(bb.model.config, proc, bb.tokenizer)
     key = "pixel_values_videos" if name == "tiny-qwen2vl" else "pixel_values"
-    assert torch.autograd.gradcheck(lambda f: br.pixel_inputs(f)[0][key], (frames,), eps=1e-6, atol=1e-5, fast_mode=True)
+    assert torch.autograd.gradcheck(
+        lambda f: br.pixel_inputs(f)[0][key], (frames,), eps=1e-6, atol=1e-5, fast_mode=True
+    )

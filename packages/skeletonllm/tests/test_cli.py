@@ -20,7 +20,9 @@ def test_help_and_version(capsys):
 
 
 def test_console_script_help():
-    proc = subprocess.run([sys.executable, "-m", "skeletonllm", "--help"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "skeletonllm", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0 and "predict" in proc.stdout
 
 
@@ -48,12 +50,14 @@ def test_train_then_predict(tmp_path, capsys):
     from skelformats import synth
 
     cfg = tmp_path / "run.yaml"
-    cfg.write_text(textwrap.dedent("""
+    cfg.write_text(
+        textwrap.dedent("""
         model: {backbone: tiny-qwen2vl, renderer: {frames: 4, size: [56, 56]}}
         data:
           synthetic: {task: recognition, n: 6, actions: [wave, squat], seed: 0}
         train: {out_dir: out, steps: 2, batch_size: 2, save_every: 1, progress: false}
-    """))
+    """)
+    )
     assert main(["train", str(cfg)]) == 0
     assert "trained 2 steps" in capsys.readouterr().out
     # --resume on a finished run is a no-op that still succeeds
@@ -64,7 +68,12 @@ def test_train_then_predict(tmp_path, capsys):
         skelformats.save(synth.generate(action, layout=layout, seed=i), f)
         files.append(str(f))
     capsys.readouterr()
-    assert main(["predict", "--model", str(tmp_path / "out" / "model"), *files, "--max-new-tokens", "3"]) == 0
+    assert (
+        main(
+            ["predict", "--model", str(tmp_path / "out" / "model"), *files, "--max-new-tokens", "3"]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert [ln.split("\t")[0] for ln in lines] == files
     bad = tmp_path / "broken.npz"
@@ -88,7 +97,9 @@ def test_train_dispatches_staged_recipes(tmp_path, monkeypatch):
 
 def test_bad_config_is_a_clear_error(tmp_path, capsys):
     cfg = tmp_path / "bad.yaml"
-    cfg.write_text("model: {backbone: tiny-qwen2vl}\ndata: {synthetic: {n: 2}}\ntrain: {out_dir: o, steps: 1, bogus: 3}\n")
+    cfg.write_text(
+        "model: {backbone: tiny-qwen2vl}\ndata: {synthetic: {n: 2}}\ntrain: {out_dir: o, steps: 1, bogus: 3}\n"
+    )
     assert main(["train", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "bad.yaml" in err and "bogus" in err

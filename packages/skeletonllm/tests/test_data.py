@@ -21,7 +21,14 @@ def model():
 def test_synthetic_recognition_records():
     recs = synthetic_records(6, actions=["wave", "sit_down"], layouts=["ntu25", "coco17"], seed=2)
     assert [r.target for r in recs] == ["wave", "sit down"] * 3
-    assert [r.motion.layout.name for r in recs] == ["ntu25", "ntu25", "coco17", "coco17", "ntu25", "ntu25"]
+    assert [r.motion.layout.name for r in recs] == [
+        "ntu25",
+        "ntu25",
+        "coco17",
+        "coco17",
+        "ntu25",
+        "ntu25",
+    ]
     assert len({r.id for r in recs}) == 6 and all(r.task == "recognition" for r in recs)
     assert all(r.meta["params"]["action"] == r.meta["action"] for r in recs)
 
@@ -46,8 +53,10 @@ def test_caption_handles_missing_params():
 
 
 def test_collator_masks_prompt_and_pads_left(model):
-    recs = [InstructionRecord(RawSkeleton(torch.randn(t, 5, 3), CHAIN5), "What action?", tgt, id=str(t))
-            for t, tgt in [(9, "waving"), (14, "sit down slowly")]]
+    recs = [
+        InstructionRecord(RawSkeleton(torch.randn(t, 5, 3), CHAIN5), "What action?", tgt, id=str(t))
+        for t, tgt in [(9, "waving"), (14, "sit down slowly")]
+    ]
     b = model.collator()(recs)
     assert b["input_ids"].shape == b["labels"].shape == b["loss_weights"].shape
     for i, r in enumerate(recs):
@@ -60,8 +69,11 @@ def test_collator_masks_prompt_and_pads_left(model):
 
 
 @settings(max_examples=15, deadline=None)
-@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5),
-       joints=st.lists(st.sampled_from([3, 5]), min_size=5, max_size=5), dims=st.sampled_from([2, 3]))
+@given(
+    lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5),
+    joints=st.lists(st.sampled_from([3, 5]), min_size=5, max_size=5),
+    dims=st.sampled_from([2, 3]),
+)
 def test_grouping_pads_each_layout(lengths, joints, dims):
     samples = []
     for t, j in zip(lengths, joints):

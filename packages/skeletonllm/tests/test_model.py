@@ -48,12 +48,16 @@ def test_parameter_groups_partition_and_set_trainable(model):
 
 def test_forward_loss_weights(model):
     recs = raw_records(2)
-    recs[1] = InstructionRecord(recs[1].motion, recs[1].prompt, [("because the hand moves ", 0.0), ("waving", 1.0)])
+    recs[1] = InstructionRecord(
+        recs[1].motion, recs[1].prompt, [("because the hand moves ", 0.0), ("waving", 1.0)]
+    )
     batch = model.collator()(recs)
     w = batch["loss_weights"]
     assert torch.all(w[batch["labels"] == -100] == 0)
     n_zero = int(((batch["labels"][1] != -100) & (w[1] == 0)).sum())
-    assert n_zero == len(model.tokenizer("because the hand moves ", add_special_tokens=False)["input_ids"])
+    assert n_zero == len(
+        model.tokenizer("because the hand moves ", add_special_tokens=False)["input_ids"]
+    )
     with torch.no_grad():
         loss = model(batch)
         batch2 = dict(batch, loss_weights=(batch["labels"] != -100).float())
@@ -100,7 +104,9 @@ def test_mixed_layouts_and_lengths_render_like_single(model):
 def test_multi_person_motion_is_drawn_together():
     import skelformats
 
-    a = skelformats.Motion(np.random.default_rng(0).normal(size=(2, 6, 25, 3)).astype(np.float32), "ntu25")
+    a = skelformats.Motion(
+        np.random.default_rng(0).normal(size=(2, 6, 25, 3)).astype(np.float32), "ntu25"
+    )
     s = prepare(a, normalize=False)
     assert s.joints.shape == (6, 50, 3) and s.edges.max() >= 25 and s.tags.shape == (50,)
 
@@ -114,12 +120,22 @@ def test_save_load_identical_outputs(model, tmp_path):
     with torch.no_grad():
         assert torch.equal(model(batch), loaded(batch))
         motions = [r.motion for r in recs]
-        assert torch.equal(model.score(motions, "What action?", ["waving", "walking"]),
-                           loaded.score(motions, "What action?", ["waving", "walking"]))
-    assert model.generate(motions, "What action?", max_new_tokens=5) == loaded.generate(motions, "What action?", max_new_tokens=5)
+        assert torch.equal(
+            model.score(motions, "What action?", ["waving", "walking"]),
+            loaded.score(motions, "What action?", ["waving", "walking"]),
+        )
+    assert model.generate(motions, "What action?", max_new_tokens=5) == loaded.generate(
+        motions, "What action?", max_new_tokens=5
+    )
     assert loaded.config == model.config
-    for name in ("config.json", "renderer.safetensors", "tokenizer.json", "preprocessor_config.json",
-                 "adapter/adapter_model.safetensors", "backbone/model.safetensors"):
+    for name in (
+        "config.json",
+        "renderer.safetensors",
+        "tokenizer.json",
+        "preprocessor_config.json",
+        "adapter/adapter_model.safetensors",
+        "backbone/model.safetensors",
+    ):
         assert (tmp_path / "ck" / name).is_file(), name
 
 
@@ -139,8 +155,17 @@ def test_lora_checkpoint_loads_onto_base(tmp_path):
     base = tiny_model()
     base.save_pretrained(tmp_path / "base")
     m = SkeletonLLM.from_pretrained(tmp_path / "base")
-    train_stage(m, raw_records(4), out_dir=tmp_path / "run", steps=2, batch_size=2, lr=1e-2,
-                trainable=["projector", "lora"], progress=False, save_model=False)
+    train_stage(
+        m,
+        raw_records(4),
+        out_dir=tmp_path / "run",
+        steps=2,
+        batch_size=2,
+        lr=1e-2,
+        trainable=["projector", "lora"],
+        progress=False,
+        save_model=False,
+    )
     m.save_pretrained(tmp_path / "adapter", save_base=False)
     assert not (tmp_path / "adapter" / "backbone").exists()
     assert (tmp_path / "adapter" / "adapter" / "adapter_config.json").is_file()
@@ -157,12 +182,29 @@ def _corrupt_cases(ck):
     return [
         ("config.json", lambda: (ck / "config.json").unlink(), "config.json"),
         ("config.json", lambda: (ck / "config.json").write_text("{not json"), "config.json"),
-        ("config.json", lambda: (ck / "config.json").write_text(json.dumps({"backbone": "x", "bogus": 1})), "bogus"),
-        ("renderer", lambda: (ck / "renderer.safetensors").write_bytes(b"\x00" * 10), "renderer.safetensors"),
-        ("weights", lambda: (ck / "backbone" / "model.safetensors").write_bytes(
-            (ck / "backbone" / "model.safetensors").read_bytes()[:500]), "model.safetensors"),
+        (
+            "config.json",
+            lambda: (ck / "config.json").write_text(json.dumps({"backbone": "x", "bogus": 1})),
+            "bogus",
+        ),
+        (
+            "renderer",
+            lambda: (ck / "renderer.safetensors").write_bytes(b"\x00" * 10),
+            "renderer.safetensors",
+        ),
+        (
+            "weights",
+            lambda: (ck / "backbone" / "model.safetensors").write_bytes(
+                (ck / "backbone" / "model.safetensors").read_bytes()[:500]
+            ),
+            "model.safetensors",
+        ),
         ("adapter", lambda: shutil.rmtree(ck / "adapter"), "adapter_config.json"),
-        ("tokenizer", lambda: [(ck / n).unlink() for n in ("tokenizer.json", "tokenizer_config.json")], "tokenizer"),
+        (
+            "tokenizer",
+            lambda: [(ck / n).unlink() for n in ("tokenizer.json", "tokenizer_config.json")],
+            "tokenizer",
+        ),
     ]
 
 
@@ -231,7 +273,11 @@ def test_left_padding_does_not_change_answers_or_scores(model):
 @pytest.mark.parametrize("backbone", ["tiny-qwen2vl", "tiny-llava", "tiny-idefics3"])
 def test_score_runs_vision_once_and_matches_full_forward(backbone):
     m = tiny_model(backbone)
-    tower = {"tiny-qwen2vl": "visual", "tiny-llava": "vision_tower", "tiny-idefics3": "vision_model"}[backbone]
+    tower = {
+        "tiny-qwen2vl": "visual",
+        "tiny-llava": "vision_tower",
+        "tiny-idefics3": "vision_model",
+    }[backbone]
     calls = []
     m.backbone.model.get_submodule(tower).register_forward_hook(lambda *a: calls.append(1))
     motions = [r.motion for r in raw_records(3)]

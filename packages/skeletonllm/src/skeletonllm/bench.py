@@ -17,8 +17,15 @@ import time
 import torch
 
 
-def measure(backbone: str = "tiny-qwen2vl", *, threads: int = 2, batch_size: int = 8, steps: int = 10,
-            warmup: int = 2, trainable=("renderer", "projector", "lora")) -> dict:
+def measure(
+    backbone: str = "tiny-qwen2vl",
+    *,
+    threads: int = 2,
+    batch_size: int = 8,
+    steps: int = 10,
+    warmup: int = 2,
+    trainable=("renderer", "projector", "lora"),
+) -> dict:
     from .config import SkeletonLLMConfig
     from .data import synthetic_records
     from .model import SkeletonLLM
@@ -28,7 +35,15 @@ def measure(backbone: str = "tiny-qwen2vl", *, threads: int = 2, batch_size: int
     model = SkeletonLLM(SkeletonLLMConfig(backbone=backbone, trainable=tuple(trainable)))
     records = synthetic_records(batch_size * 4, seed=0)
     with tempfile.TemporaryDirectory() as d:
-        train_stage(model, records, out_dir=d, steps=warmup, batch_size=batch_size, progress=False, save_model=False)
+        train_stage(
+            model,
+            records,
+            out_dir=d,
+            steps=warmup,
+            batch_size=batch_size,
+            progress=False,
+            save_model=False,
+        )
     collate = model.collator()
     batches = [collate(records[i * batch_size : (i + 1) * batch_size]) for i in range(4)]
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
@@ -66,8 +81,12 @@ def measure(backbone: str = "tiny-qwen2vl", *, threads: int = 2, batch_size: int
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m skeletonllm.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--backbone", action="append", help="tiny name(s); default: all built-in tiny backbones")
+    p = argparse.ArgumentParser(
+        prog="python -m skeletonllm.bench", description=__doc__.splitlines()[0]
+    )
+    p.add_argument(
+        "--backbone", action="append", help="tiny name(s); default: all built-in tiny backbones"
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--steps", type=int, default=10)
@@ -75,7 +94,11 @@ def main(argv=None) -> int:
     from .backbones import list_tiny
 
     for bb in args.backbone or list_tiny():
-        print(json.dumps(measure(bb, threads=args.threads, batch_size=args.batch_size, steps=args.steps)))
+        print(
+            json.dumps(
+                measure(bb, threads=args.threads, batch_size=args.batch_size, steps=args.steps)
+            )
+        )
     return 0
 
 

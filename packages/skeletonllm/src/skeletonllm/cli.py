@@ -22,8 +22,8 @@ def _cmd_train(args) -> int:
     res = train_from_config(args.config, resume=args.resume)
     if res.is_main_process:
         print(
-        f"trained {res.step} steps, final loss {res.loss:.4f}, {res.samples_per_s:.1f} samples/s -> {res.model_dir}"
-    )
+            f"trained {res.step} steps, final loss {res.loss:.4f}, {res.samples_per_s:.1f} samples/s -> {res.model_dir}"
+        )
     return 0
 
 

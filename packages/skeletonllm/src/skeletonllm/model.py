@@ -43,7 +43,9 @@ class TextEncoder:
 
     def prompt_ids(self, prompt: str) -> list[int]:
         if prompt not in self._prompt_cache:
-            if len(self._prompt_cache) >= 4096:  # generated QA prompts are many; keep memory bounded
+            if (
+                len(self._prompt_cache) >= 4096
+            ):  # generated QA prompts are many; keep memory bounded
                 self._prompt_cache.clear()
             text = self.bridge.prompt_text(prompt, self.n_visual)
             self._prompt_cache[prompt] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -145,7 +147,9 @@ class SkeletonLLM(nn.Module):
     def _make_backbone(config: SkeletonLLMConfig) -> backbones.Backbone:
         r = config.renderer
         if backbones.is_tiny(config.backbone):
-            bb = backbones.build_tiny(config.backbone, frames=r.frames, size=r.size, views=r.views, seed=config.seed)
+            bb = backbones.build_tiny(
+                config.backbone, frames=r.frames, size=r.size, views=r.views, seed=config.seed
+            )
             if config.dtype:
                 bb.model.to(_dtype(config.dtype))
             return bb
@@ -305,7 +309,13 @@ class SkeletonLLM(nn.Module):
 
     @torch.no_grad()
     def score(
-        self, motions, prompts, candidates, *, batch_size: int = 32, normalize: bool = False,
+        self,
+        motions,
+        prompts,
+        candidates,
+        *,
+        batch_size: int = 32,
+        normalize: bool = False,
         encode_once: bool = True,
     ) -> torch.Tensor:
         """Log-likelihood (B, n_cand) of each candidate answer (+ end-of-turn token) given motion and prompt.
@@ -336,7 +346,11 @@ class SkeletonLLM(nn.Module):
             prompts = [prompts] * b
         pix = self.pixel_inputs(samples)
         # The vision tower runs once per sample; every candidate reuses its features.
-        feats = self.bridge.encode(self.backbone, pix) if self.bridge.encoder_key and encode_once else None
+        feats = (
+            self.bridge.encode(self.backbone, pix)
+            if self.bridge.encoder_key and encode_once
+            else None
+        )
         pairs = [(i, j) for i in range(b) for j in range(n)]
         scores = torch.empty(b, n)
         dev = self.device
@@ -348,8 +362,12 @@ class SkeletonLLM(nn.Module):
             labels = bt["labels"].to(dev)
             idx = torch.tensor([i for i, _ in chunk], device=dev)
             if feats is not None:
-                kw = {"input_ids": ids, "attention_mask": att, **self.bridge.text_inputs(ids),
-                      **self.bridge.encoded_inputs(feats, pix, [i for i, _ in chunk])}
+                kw = {
+                    "input_ids": ids,
+                    "attention_mask": att,
+                    **self.bridge.text_inputs(ids),
+                    **self.bridge.encoded_inputs(feats, pix, [i for i, _ in chunk]),
+                }
             else:
                 kw = self._backbone_inputs(self.bridge.repeat_pixel_inputs(pix, idx), ids, att)
             logits = self.backbone(**kw, use_cache=False).logits

@@ -240,9 +240,13 @@ def train_stage(
     base.set_trainable(groups)
     if gradient_checkpointing:  # trade compute for activation memory on large backbones
         if hasattr(base.backbone, "activation_checkpointing_enable"):  # transformers >= 5.x name
-            base.backbone.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            base.backbone.activation_checkpointing_enable(
+                activation_checkpointing_kwargs={"use_reentrant": False}
+            )
         else:
-            base.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            base.backbone.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
     base.to(acc.device)
     collate = collate_fn or base.collator()
 
@@ -402,7 +406,15 @@ def train_stage(
         base.save_pretrained(model_dir)
     acc.wait_for_everyone()
     elapsed = time.perf_counter() - t0
-    return StageResult(out_dir, model_dir, last, loss_val, seen / max(elapsed, 1e-9), start_step, acc.is_main_process)
+    return StageResult(
+        out_dir,
+        model_dir,
+        last,
+        loss_val,
+        seen / max(elapsed, 1e-9),
+        start_step,
+        acc.is_main_process,
+    )
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

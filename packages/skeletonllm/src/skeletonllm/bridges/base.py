@@ -180,12 +180,18 @@ class Bridge:
         """Per-sample projected visual features ``(n_tokens, D)`` from the model's own feature method."""
         raise NotImplementedError
 
-    def encoded_inputs(self, feats: list[torch.Tensor], pix: dict[str, torch.Tensor], index: list[int]) -> dict:
+    def encoded_inputs(
+        self, feats: list[torch.Tensor], pix: dict[str, torch.Tensor], index: list[int]
+    ) -> dict:
         """Forward kwargs that reuse ``feats`` of samples ``index`` instead of running the vision tower."""
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
         pooled = tuple(feats[i] for i in index)
-        return {"mm_encoder_outputs": {self.encoder_key: BaseModelOutputWithPooling(pooler_output=pooled)}}
+        return {
+            "mm_encoder_outputs": {
+                self.encoder_key: BaseModelOutputWithPooling(pooler_output=pooled)
+            }
+        }
 
     def group_of(self, name: str) -> str:
         """'projector', 'vision' or 'llm' for a backbone parameter name."""

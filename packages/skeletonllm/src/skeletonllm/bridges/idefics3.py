@@ -45,9 +45,14 @@ class Idefics3Bridge(Bridge):
     encoder_key = "image"
 
     def encode(self, backbone, pix):
-        out = backbone.get_image_features(pix["pixel_values"], pix["pixel_attention_mask"], return_dict=True)
+        out = backbone.get_image_features(
+            pix["pixel_values"], pix["pixel_attention_mask"], return_dict=True
+        )
         feats = out.pooler_output
-        return [f.reshape(-1, f.shape[-1]) for f in (feats if isinstance(feats, (list, tuple)) else feats.unbind(0))]
+        return [
+            f.reshape(-1, f.shape[-1])
+            for f in (feats if isinstance(feats, (list, tuple)) else feats.unbind(0))
+        ]
 
     def pixel_inputs(self, frames):
         # The grid is one global image: what the processor produces with do_image_splitting=False

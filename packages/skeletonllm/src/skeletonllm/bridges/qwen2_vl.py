@@ -83,13 +83,18 @@ class Qwen2VLBridge(Bridge):
 
     def encode(self, backbone, pix):
         flat = self.finalize(pix)
-        out = backbone.get_video_features(flat["pixel_values_videos"], flat["video_grid_thw"], return_dict=True)
+        out = backbone.get_video_features(
+            flat["pixel_values_videos"], flat["video_grid_thw"], return_dict=True
+        )
         return list(out.pooler_output)
 
     def encoded_inputs(self, feats, pix, index):
         idx = torch.as_tensor(index, device=pix["video_grid_thw"].device)
         # The grid still drives the 3D (M-RoPE) positions of the video tokens.
-        return {**super().encoded_inputs(feats, pix, index), "video_grid_thw": pix["video_grid_thw"][idx]}
+        return {
+            **super().encoded_inputs(feats, pix, index),
+            "video_grid_thw": pix["video_grid_thw"][idx],
+        }
 
     def text_inputs(self, input_ids):
         video_id = self.tokenizer.convert_tokens_to_ids(self.placeholder)
