@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import torch
+from drrender.bench import NTU25_EDGES
 
 # Rest pose of a body (metres, y up, facing +z, x towards the body's left).
 REST = {
@@ -58,32 +59,6 @@ NTU25_JOINTS = [
     "left_thumb",
     "right_hand_tip",
     "right_thumb",
-]
-NTU25_EDGES = [
-    [0, 1],
-    [1, 20],
-    [20, 2],
-    [2, 3],
-    [20, 4],
-    [4, 5],
-    [5, 6],
-    [6, 7],
-    [7, 21],
-    [7, 22],
-    [20, 8],
-    [8, 9],
-    [9, 10],
-    [10, 11],
-    [11, 23],
-    [11, 24],
-    [0, 12],
-    [12, 13],
-    [13, 14],
-    [14, 15],
-    [0, 16],
-    [16, 17],
-    [17, 18],
-    [18, 19],
 ]
 # Kinect v1 order.
 K20_JOINTS = [
