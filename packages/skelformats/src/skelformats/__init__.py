@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import canonical
+from . import canonical, limits
 from .canonical import CANONICAL_JOINTS, PART_NAMES
 from .convert import ConversionPlan, conversion_matrix, conversion_plan, convert
 from .errors import (
@@ -23,6 +23,7 @@ from .errors import (
     UnknownLayoutError,
 )
 from .layout import Layout, part_tags
+from .limits import Limits, get_limits, use_limits
 from .motion import Motion
 from .normalize import normalize
 from .registry import (
@@ -54,6 +55,10 @@ def __getattr__(name):
 __all__ = [
     "__version__",
     "canonical",
+    "limits",
+    "Limits",
+    "get_limits",
+    "use_limits",
     "CANONICAL_JOINTS",
     "PART_NAMES",
     "Layout",
