@@ -57,6 +57,7 @@ def test(session: nox.Session, package: str) -> None:
         "pytest",
         f"packages/{package}/tests",
         "-q",
+        "-rs",
         "-p",
         "no:cacheprovider",
         *session.posargs,
