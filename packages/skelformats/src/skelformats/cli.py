@@ -1,8 +1,13 @@
-"""Command line: ``skelformats layouts | info FILE | convert IN OUT --to LAYOUT``."""
+"""Command line: ``skelformats layouts | info FILE | convert IN OUT --to LAYOUT``.
+
+Exit status: 0 done, 1 the file could not be read or converted, 2 a usage error (found before the file
+is read). Errors are one line on stderr; ``--debug`` shows the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import warnings
@@ -13,7 +18,7 @@ import numpy as np
 from . import __version__
 from .canonical import PART_NAMES
 from .convert import convert
-from .errors import SkelFormatError, SkelFormatWarning
+from .errors import SkelFormatError, SkelFormatWarning, UnknownLayoutError
 from .layout import part_tags
 from .registry import get_layout, list_layouts, list_readers, load, save
 
@@ -75,9 +80,73 @@ def _cmd_info(args) -> int:
     return 0
 
 
+LENGTH_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
+
+
+class UsageError(ValueError):
+    """A command line that cannot work: exit status 2."""
+
+
+def _units(text: str) -> str | float:
+    if text in LENGTH_UNITS:
+        return text
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not (v > 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(LENGTH_UNITS)} or metres per file unit, got {text!r}"
+        )
+    return v
+
+
+def _project(text: str) -> str:
+    if len(text) != 2 or set(text) - set("xyz") or text[0] == text[1]:
+        raise argparse.ArgumentTypeError(
+            f"expected two different axes of x, y, z (e.g. xy), got {text!r}"
+        )
+    return text
+
+
+def _existing_file(text: str) -> str:
+    if not Path(text).exists():
+        raise argparse.ArgumentTypeError(f"{text}: file not found")
+    return text
+
+
+def _with_units(m, units):
+    """``m`` with its length unit declared (a number: metres per file unit, the values rescaled)."""
+    if isinstance(units, str):
+        return m.replace(layout=dataclasses.replace(m.layout, units=units))
+    return m.replace(data=m.data * units, layout=dataclasses.replace(m.layout, units="m"))
+
+
 def _cmd_convert(args) -> int:
+    try:
+        target = get_layout(args.to)
+    except UnknownLayoutError:
+        raise UsageError(
+            f"--to {args.to!r}: unknown layout; `skelformats layouts` lists them"
+        ) from None
     result = load(args.input, format=args.format)
     items = result if isinstance(result, list) else [result]
+    src = items[0].layout
+    if src.dims == 3 and target.dims == 2 and args.project is None:
+        raise UsageError(
+            f"{args.input}: converting 3D {src.name} to 2D {target.name} needs a projection: "
+            "pass --project with the two axes kept, e.g. --project xy"
+        )
+    if args.project is not None and not (src.dims == 3 and target.dims == 2):
+        raise UsageError(f"--project is only for 3D -> 2D conversion ({src.name} -> {target.name})")
+    if args.units is not None:
+        items = [_with_units(m, args.units) for m in items]
+    elif src.units is None and target.units in LENGTH_UNITS:
+        # Without a declared unit the values would pass unscaled into a layout that says metres.
+        raise UsageError(
+            f"{args.input}: the file does not state its length unit and {target.name} is in "
+            f"{target.units}: pass --units (m, cm, mm, in, or metres per file unit, e.g. --units 0.0254)"
+        )
     if len(items) == 1 and not args.output.endswith(("/", os.sep)):
         targets = [Path(args.output)]
     else:  # several sequences (e.g. a dataset .mat): one file each in the OUT folder
@@ -85,60 +154,160 @@ def _cmd_convert(args) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = Path(args.input).name.split(".")[0]
         targets = [out_dir / f"{stem}_{i:04d}.{args.ext}" for i in range(len(items))]
-    for m, target in zip(items, targets):
-        out = convert(m, args.to, project=args.project)
-        save(out, target)
+    for m, target_path in zip(items, targets):
+        out = convert(m, target, project=args.project)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SkelFormatWarning)
+            save(out, target_path)
+        for w in caught:
+            print(f"warning: {w.message}", file=sys.stderr)
         n_missing = int((out.mask.reshape(-1, out.num_joints) == 0).all(axis=0).sum())
         print(
-            f"wrote {target}: {out.num_frames} frames, layout {out.layout.name}"
+            f"wrote {target_path}: {out.num_frames} frames, layout {out.layout.name}, "
+            f"units {out.layout.units or '?'}"
             f"{f', {n_missing} joints missing' if n_missing else ''}"
         )
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line first (then where to look), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Descriptions wrapped as usual; the examples epilog keeps its lines."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {x}" for x in lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="skelformats", description="Skeleton formats: inspect and convert files."
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
+    p = Parser(
+        prog="skelformats",
+        description="Skeleton formats: inspect and convert files.",
+        epilog=_examples(
+            "skelformats layouts -v",
+            "skelformats info 01_01.bvh",
+            "skelformats convert 07_04.bvh walk.npz --to smpl22 --units cm",
+        ),
+        formatter_class=_Formatter,
     )
     p.add_argument("--version", action="version", version=f"skelformats {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("layouts", help="list registered joint layouts")
+    p.add_argument(
+        "--debug", action="store_true", help="show tracebacks instead of one-line errors"
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    common = {"parents": [debug], "formatter_class": _Formatter}
+    s = sub.add_parser(
+        "layouts",
+        help="list registered joint layouts",
+        epilog=_examples(
+            "skelformats layouts", "skelformats layouts -v   # every joint, and the readers"
+        ),
+        **common,
+    )
     s.add_argument("-v", "--verbose", action="store_true", help="list every joint")
     s.set_defaults(func=_cmd_layouts)
     s = sub.add_parser(
-        "info", help="describe a skeleton file (layout, frames, fps, people, missing joints)"
+        "info",
+        help="describe a skeleton file (layout, frames, fps, people, missing joints)",
+        epilog=_examples(
+            "skelformats info a01_s01_e01_skeleton3D.txt",
+            "skelformats info clip.csv --format mediapipe",
+        ),
+        **common,
     )
-    s.add_argument("file")
+    s.add_argument(
+        "file", metavar="FILE", type=_existing_file, help="skeleton file in any supported format"
+    )
     s.add_argument("--format", default=None, help="reader name (default: detect)")
     s.set_defaults(func=_cmd_info)
     s = sub.add_parser(
         "convert",
         help="convert a file to another layout (.npz or .bvh output)",
         description="Convert IN to layout --to and write OUT (.npz or .bvh). When IN holds "
-        "several sequences, OUT is a folder receiving one file per sequence.",
+        "several sequences, OUT is a folder receiving one file per sequence. Lengths are converted "
+        "to the target layout's unit; a file that does not state its unit (BVH) needs --units.",
+        epilog=_examples(
+            "skelformats convert a01_s01_e01_skeleton3D.txt a01.npz --to ntu25",
+            "skelformats convert 07_04.bvh walk.npz --to smpl22 --units cm",
+            "skelformats convert S001C001P001R001A001.skeleton front.npz --to coco17 --project xy",
+            "skelformats convert skeletal_data.mat florence/ --to ntu25   # one file per sequence",
+        ),
+        **common,
     )
-    s.add_argument("input")
-    s.add_argument("output")
+    s.add_argument(
+        "input",
+        metavar="IN",
+        type=_existing_file,
+        help="skeleton file to read (any supported format)",
+    )
+    s.add_argument(
+        "output", metavar="OUT", help="file to write (.npz or .bvh), or a folder ending in /"
+    )
     s.add_argument(
         "--ext", default="npz", choices=("npz", "bvh"), help="file type written into an OUT folder"
     )
-    s.add_argument("--to", required=True, help="target layout name")
+    s.add_argument("--to", required=True, help="target layout name (see `skelformats layouts`)")
     s.add_argument("--format", default=None, help="input reader name (default: detect)")
-    s.add_argument("--project", default=None, help="axes for 3D -> 2D, e.g. xy")
+    s.add_argument(
+        "--project",
+        type=_project,
+        default=None,
+        help="axes kept for 3D -> 2D, e.g. xy (a view along z)",
+    )
+    s.add_argument(
+        "--units",
+        type=_units,
+        default=None,
+        help="length unit of IN when the file does not say (m, cm, mm, in, or metres per unit)",
+    )
     s.set_defaults(func=_cmd_convert)
     return p
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        print("skelformats: error: choose a command", file=sys.stderr)
+        parser.print_usage(sys.stderr)
+        return 2
+    where = f"skelformats {args.command}"
     try:
         return args.func(args)
-    except SkelFormatError as e:
-        print(f"skelformats: error: {e}", file=sys.stderr)
+    except UsageError as e:
+        if args.debug:
+            raise
+        print(f"{where}: error: {e}\n(see `{where} --help`)", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        print(f"{where}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if args.debug:
+            raise
+        text = " ".join(str(e).split())
+        if not isinstance(e, SkelFormatError | OSError | ValueError):
+            text = f"{type(e).__name__}: {text} (--debug shows the traceback)"
+        print(f"{where}: error: {text}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
