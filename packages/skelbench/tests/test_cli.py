@@ -37,7 +37,16 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
         main(["run", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--quiet"])
 
 
-def test_train_baseline_writes_a_loadable_model(tmp_path, capsys):
+def test_train_baseline_writes_a_loadable_model(tmp_path, capsys, monkeypatch):
+    import re
+
+    import numpy as np
+    import torch
+    from skelbench.baseline import BaselineGCN
+    from skelbench.datasets import load_split
+
+    trained, save = [], BaselineGCN.save
+    monkeypatch.setattr(BaselineGCN, "save", lambda self, p: trained.append(self) or save(self, p))
     assert (
         main(
             [
@@ -52,7 +61,13 @@ def test_train_baseline_writes_a_loadable_model(tmp_path, capsys):
         )
         == 0
     )
-    assert "test top-1" in capsys.readouterr().out
+    printed = float(re.search(r"test top-1 ([\d.]+)%", capsys.readouterr().out).group(1))
     doc = json.loads((tmp_path / "b" / "baseline.json").read_text())
     assert doc["config"]["layout"] == "ntu25" and len(doc["config"]["classes"]) == 15
-    assert (tmp_path / "b" / "baseline.safetensors").is_file()
+    # The file holds the trained network: it scores the test split exactly as the model in memory did.
+    loaded = BaselineGCN.load(tmp_path / "b")
+    test = load_split("synth", "test")
+    motions = [s.motion for s in test.samples]
+    assert torch.equal(loaded.logits(motions), trained[0].logits(motions))
+    acc = np.mean(loaded.logits(motions).argmax(-1).numpy() == [s.label for s in test.samples])
+    assert 100 * acc == pytest.approx(printed, abs=0.05)
