@@ -76,7 +76,7 @@ def test_broken_files(tmp_path):
     p = tmp_path / "skeletal_data.mat"
     p.write_bytes(b"MATLAB 5.0 MAT-file" + b"\0" * 20)
     with pytest.raises(
-        sf.CorruptDataError, match=r"skeletal_data\.mat: not a readable MATLAB file"
+        sf.TruncatedFileError, match=r"skeletal_data\.mat: not a readable MATLAB file"
     ):
         florence.read_florence3d(p)
     scipy.io.savemat(p, {"other": np.zeros(3)})

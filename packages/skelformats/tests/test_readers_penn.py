@@ -104,7 +104,7 @@ def test_truncated_file(tmp_path):
     p = tmp_path / "0008.mat"
     scipy.io.savemat(p, _fields())
     p.write_bytes(p.read_bytes()[:300])
-    with pytest.raises(sf.CorruptDataError, match=r"0008\.mat"):
+    with pytest.raises(sf.TruncatedFileError, match=r"0008\.mat: variable 3 declares 56 bytes"):
         penn.read_penn_action(p)
 
 

@@ -18,6 +18,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Union
 
+import numpy as np
+
 from .errors import (
     CorruptDataError,
     MissingFileError,
@@ -27,6 +29,7 @@ from .errors import (
     UnknownLayoutError,
 )
 from .layout import Layout
+from .limits import get_limits
 from .motion import Motion
 
 ReaderFn = Callable[[Path], Union[Motion, "list[Motion]"]]
@@ -274,16 +277,17 @@ def load(path: str | os.PathLike, format: str | None = None) -> Motion | list[Mo
         if e.path is None:  # e.g. raised by Motion validation: name the file
             raise type(e)(path, e.problem) from e
         raise
-    except (
-        IndexError,
-        KeyError,
-        ValueError,
-        TypeError,
-        EOFError,
-        UnicodeDecodeError,
-        OverflowError,
-    ) as e:
-        # readers should raise SkelFormatError themselves; this keeps bare errors from escaping
+    except IsADirectoryError:
+        raise UnknownFormatError(path, "is a directory, expected a file") from None
+    except RecursionError:
+        raise CorruptDataError(path, f"{format} reader: the data is nested too deeply") from None
+    except MemoryError:
+        raise CorruptDataError(
+            path, f"{format} reader ran out of memory (lower skelformats.limits to refuse sooner)"
+        ) from None
+    except Exception as e:
+        # readers raise SkelFormatError themselves; this keeps anything else (a parser's own
+        # exception on hostile bytes) from escaping as a foreign error
         raise CorruptDataError(
             path, f"{format} reader could not parse the file: {type(e).__name__}: {e}"
         ) from e
@@ -293,7 +297,40 @@ def load(path: str | os.PathLike, format: str | None = None) -> Motion | list[Mo
             raise TypeError(f"reader {format!r} returned {type(m).__name__}, not Motion")
         m.meta.setdefault("source", str(path))
         m.meta.setdefault("format", format)
+    if isinstance(result, list):
+        kept = []
+        for m in items:
+            try:
+                check_coordinates(m, m.meta.get("source", path))
+            except CorruptDataError as e:
+                warnings.warn(f"{e}; skipped", SkelFormatWarning, stacklevel=2)
+                continue
+            kept.append(m)
+        if items and not kept:
+            raise CorruptDataError(path, "every sequence holds implausible coordinates")
+        return kept
+    check_coordinates(result, path)
     return result
+
+
+def check_coordinates(motion: Motion, path) -> None:
+    """CorruptDataError when an observed joint lies farther from the origin than is plausible in the
+    layout's units (``limits.max_abs_coordinate``, default :data:`skelformats.limits.PLAUSIBLE_ABS`):
+    1e30 in metres is a damaged file, not a motion."""
+    units = motion.layout.units or motion.meta.get("units")
+    bound = get_limits().abs_coordinate_bound(units if isinstance(units, str) else None)
+    data = motion.data
+    if motion.confidence is not None:
+        data = data[motion.confidence > 0]
+    if data.size == 0:
+        return
+    peak = float(np.abs(data).max())
+    if peak > bound:
+        raise CorruptDataError(
+            path,
+            f"implausible coordinate {peak:.6g} (more than {bound:g} in units "
+            f"{units or 'unknown'}; skelformats.limits max_abs_coordinate)",
+        )
 
 
 def save(motion: Motion, path: str | os.PathLike, format: str | None = None, **options) -> Path:
@@ -328,6 +365,7 @@ __all__ = [
     "list_writers",
     "detect_format",
     "load",
+    "check_coordinates",
     "save",
     "ReaderSpec",
     "WriterSpec",

@@ -21,8 +21,11 @@ from ..errors import (
     UnknownFormatError,
 )
 from ..layout import Layout
+from ..limits import get_limits
 from ..motion import Motion
+from ..readers._common import check_frames, check_size
 from ..registry import get_layout, register_reader
+from .bvh import FK_BYTES_PER_JOINT_FRAME
 
 INCH = 0.0254
 CMU_FPS = 120.0  # AMC stores no frame rate; CMU captures are 120 fps
@@ -86,6 +89,7 @@ def _floats(toks, path, what):
 
 def parse_asf(path) -> AsfSkeleton:
     path = Path(path)
+    check_size(path)
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as e:
@@ -115,6 +119,10 @@ def parse_asf(path) -> AsfSkeleton:
         if section == "units":
             if toks[0] == "length" and len(toks) > 1:
                 length_unit = float(_floats(toks[1:2], path, "length unit")[0])
+                if not (np.isfinite(length_unit) and length_unit > 0):
+                    raise CorruptDataError(
+                        path, f"length unit {toks[1]!r} must be a positive number"
+                    )
             elif toks[0] == "angle" and len(toks) > 1:
                 degrees = toks[1].lower().startswith("deg")
         elif section == "root":
@@ -204,6 +212,7 @@ def parse_asf(path) -> AsfSkeleton:
 def parse_amc(path, skel: AsfSkeleton) -> tuple[dict[str, np.ndarray], bool]:
     """Per bone (T, n_values) arrays, and whether angles are in degrees."""
     path = Path(path)
+    check_size(path)
     text = path.read_text(encoding="utf-8", errors="replace")
     degrees = skel.degrees
     frames: list[dict[str, list[str]]] = []
@@ -231,6 +240,7 @@ def parse_amc(path, skel: AsfSkeleton) -> tuple[dict[str, np.ndarray], bool]:
         cur[toks[0]] = toks[1:]
     if not frames:
         raise EmptySequenceError(path, "AMC file has no frames")
+    check_frames(path, len(frames))
     names = ["root"] + [b for b in skel.order if b != "root" and skel.bones[b].dof]
     expected = {"root": len(skel.root_order)}
     expected.update({b: len(skel.bones[b].dof) for b in names[1:]})
@@ -337,6 +347,13 @@ def read_amc(path, asf=None) -> Motion:
     asf = find_asf(path) if asf is None else Path(asf)
     skel = parse_asf(asf)
     values, degrees = parse_amc(path, skel)
+    frames, lim = len(values["root"]), get_limits().max_bytes
+    if frames * len(skel.order) * FK_BYTES_PER_JOINT_FRAME > lim:
+        raise CorruptDataError(
+            path,
+            f"{frames} frames x {len(skel.order)} bones need more than the {lim} bytes allowed "
+            "(skelformats.limits max_bytes)",
+        )
     pos = asf_forward_kinematics(skel, values, degrees) * skel.metres_per_unit
     layout, names = _layout_for(skel)
     order = [skel.order.index(n) for n in names]

@@ -26,9 +26,14 @@ from ..errors import (
     TruncatedFileError,
 )
 from ..layout import Layout
+from ..limits import get_limits
 from ..motion import Motion
+from ..readers._common import check_frames, check_size
 from ..registry import register_reader, register_writer
 
+# forward kinematics holds a position (3) and a rotation (3 x 3) in float64 per joint and frame,
+# plus temporaries of the same size
+FK_BYTES_PER_JOINT_FRAME = 256
 _CHANNELS = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
 
 # Joint names of common BVH rigs -> canonical names (lower-cased; rig prefixes like "mixamorig:" are
@@ -109,7 +114,7 @@ class BvhFile:
 
 def _tokens_hierarchy(text: str, path):
     """Parse the HIERARCHY section; returns joints and the character offset of MOTION."""
-    m = re.search(r"^\s*MOTION\b", text, flags=re.M)
+    m = re.search(r"^[ \t]*MOTION\b", text, flags=re.M)
     if not text.lstrip().startswith("HIERARCHY"):
         raise CorruptDataError(path, "not a BVH file (no HIERARCHY header)")
     if m is None:
@@ -179,6 +184,7 @@ def _tokens_hierarchy(text: str, path):
 def parse_bvh(path) -> BvhFile:
     """Parse a BVH file into its hierarchy and raw channel values."""
     path = Path(path)
+    check_size(path)
     try:
         text = path.read_text(encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
@@ -192,7 +198,7 @@ def parse_bvh(path) -> BvhFile:
     try:
         frames = int(mf.group(1))
         frame_time = float(mt.group(1))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise CorruptDataError(
             path, f"bad Frames/Frame Time values {mf.group(1)!r}, {mt.group(1)!r}"
         ) from None
@@ -201,6 +207,16 @@ def parse_bvh(path) -> BvhFile:
     nl = rest.find("\n", mt.end())
     body = rest[nl + 1 :] if nl >= 0 else ""
     n_ch = sum(len(j.channels) for j in joints)
+    if n_ch == 0:
+        raise CorruptDataError(path, "no joint has CHANNELS: the file holds no motion")
+    check_frames(path, frames)
+    lim = get_limits().max_bytes
+    if frames * len(joints) * FK_BYTES_PER_JOINT_FRAME > lim:
+        raise CorruptDataError(
+            path,
+            f"{frames} frames x {len(joints)} joints need more than the {lim} bytes allowed "
+            "(skelformats.limits max_bytes)",
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         try:
@@ -208,7 +224,7 @@ def parse_bvh(path) -> BvhFile:
         except (DeprecationWarning, ValueError):
             bad = next((t for t in body.split() if not _is_float(t)), "?")
             raise CorruptDataError(path, f"non-numeric value {bad!r} in MOTION data") from None
-    if frames == 0 or (values.size == 0 and n_ch > 0):
+    if frames == 0 or values.size == 0:
         raise EmptySequenceError(path, "BVH file has no frames")
     expected = frames * n_ch
     if values.size < expected:

@@ -16,7 +16,9 @@ import numpy as np
 
 from ..errors import CorruptDataError, SkelFormatError, TruncatedFileError
 from ..layout import Layout
+from ..limits import get_limits
 from ..motion import Motion
+from ..readers._common import check_npy, check_size, parse_json
 from ..registry import _LAYOUTS, register_reader, register_writer
 
 FORMAT_TAG = "skelformats.npz"
@@ -62,7 +64,10 @@ def _decode(obj, arrays):
         if "__ndarray__" in obj:
             return arrays[obj["__ndarray__"]]
         if "__npscalar__" in obj:
-            return np.dtype(obj["__npscalar__"]).type(obj["value"])
+            dt = np.dtype(obj["__npscalar__"])
+            if dt.kind not in "biufcmMUS" or dt.itemsize > 256:
+                raise ValueError(f"scalar type {dt} is not stored by this format")
+            return dt.type(obj["value"])
         if "__tuple__" in obj:
             return tuple(_decode(v, arrays) for v in obj["__tuple__"])
         return {k: _decode(v, arrays) for k, v in obj.items()}
@@ -107,15 +112,37 @@ def _sniff(path: Path, head: bytes) -> bool:
     return {"header.npy", "data.npy"} <= names
 
 
+def _check_members(path: Path) -> None:
+    """Bound the archive before numpy reads it: unpacked size within ``limits.max_bytes`` and every
+    array's declared shape backed by the bytes of its member (a zip bomb or a forged header is refused
+    before anything is allocated)."""
+    limit = get_limits().max_bytes
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+        total = sum(i.file_size for i in infos)
+        if total > limit:
+            raise CorruptDataError(
+                path,
+                f"the archive unpacks to {total} bytes, more than {limit} "
+                "(skelformats.limits max_bytes)",
+            )
+        for info in infos:
+            if info.filename.endswith(".npy"):
+                with z.open(info) as f:
+                    check_npy(path, f, info.file_size, f"member {info.filename!r}")
+
+
 @register_reader("npz", extensions=(".npz",), sniff=_sniff)
 def read_npz(path: Path) -> Motion:
     path = Path(path)
+    check_size(path)
     try:
+        _check_members(path)
         with np.load(path, allow_pickle=False) as z:
             files = set(z.files)
             if "header" not in files or "data" not in files:
                 raise CorruptDataError(path, "not a skelformats .npz (no 'header'/'data' members)")
-            header = json.loads(str(z["header"][()]))
+            header = parse_json(path, str(z["header"][()]))
             arrays = {k: z[k] for k in files if k.startswith("meta_")}
             data = z["data"]
             conf = z["confidence"] if "confidence" in files else None
@@ -123,25 +150,43 @@ def read_npz(path: Path) -> Motion:
         raise
     except (zipfile.BadZipFile, EOFError) as e:
         raise TruncatedFileError(path, f"damaged or truncated npz archive ({e})") from None
-    except (ValueError, OSError, json.JSONDecodeError) as e:
-        raise CorruptDataError(path, f"cannot read npz archive: {e}") from None
+    except Exception as e:  # zlib, zipfile and numpy fail on damaged archives in many ways
+        raise CorruptDataError(
+            path, f"cannot read npz archive: {type(e).__name__}: {e}"[:400]
+        ) from None
+    if not isinstance(header, dict):
+        raise CorruptDataError(path, f"the header is a JSON {type(header).__name__}, not an object")
     if header.get("format") != FORMAT_TAG:
         raise CorruptDataError(
-            path, f"header format is {header.get('format')!r}, expected {FORMAT_TAG!r}"
+            path, f"header format is {header.get('format')!r:.80}, expected {FORMAT_TAG!r}"
         )
-    if header.get("version", 0) > VERSION:
+    version = header.get("version", 0)
+    if not isinstance(version, int) or version > VERSION:
         raise CorruptDataError(
-            path, f"file version {header.get('version')} is newer than this reader ({VERSION})"
+            path, f"file version {version!r:.40} is newer than this reader ({VERSION})"
         )
     try:
         layout = Layout.from_dict(header["layout"])
     except SkelFormatError as e:
         raise CorruptDataError(path, f"invalid layout in header: {e.problem}") from None
+    except Exception as e:
+        raise CorruptDataError(
+            path, f"invalid layout in header: {type(e).__name__}: {e}"[:300]
+        ) from None
     registered = _LAYOUTS.get(layout.name)
     if registered is not None and registered == layout:
         layout = registered
-    meta = _decode(header.get("meta", {}), arrays)
+    try:
+        meta = _decode(header.get("meta", {}), arrays)
+    except Exception as e:
+        raise CorruptDataError(
+            path, f"invalid meta in header: {type(e).__name__}: {e}"[:300]
+        ) from None
+    if not isinstance(meta, dict):
+        raise CorruptDataError(path, "invalid meta in header: not an object")
     try:
         return Motion(data=data, layout=layout, fps=header.get("fps"), confidence=conf, meta=meta)
     except SkelFormatError as e:  # name this file, not the one recorded in meta["source"]
         raise type(e)(path, e.problem) from None
+    except (TypeError, ValueError) as e:
+        raise CorruptDataError(path, f"invalid contents: {e}"[:300]) from None

@@ -9,7 +9,6 @@ folder) maps ``label`` 1-10 to action names.
 from __future__ import annotations
 
 import csv
-import json
 import re
 import warnings
 from collections.abc import Iterator
@@ -23,9 +22,9 @@ from ..errors import (
     EmptySequenceError,
     JointCountError,
     SkelFormatWarning,
-    TruncatedFileError,
 )
 from ..motion import Motion
+from ..readers._common import check_frames, parse_json, read_text
 from ..registry import get_layout, register_reader
 
 FPS = 30.0  # Kinect v1 nominal frame rate
@@ -52,20 +51,17 @@ def _sniff(path: Path, head: bytes) -> bool:
 @register_reader("nwucla", extensions=(".json",), sniff=_sniff)
 def read_nwucla(path) -> Motion:
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        cls = TruncatedFileError if e.pos >= len(e.doc.rstrip()) - 1 else CorruptDataError
-        raise cls(path, f"invalid JSON ({e.msg} at line {e.lineno})") from None
+    doc = parse_json(path, read_text(path), truncation_is_error=True)
     if not isinstance(doc, dict) or "skeletons" not in doc:
         raise CorruptDataError(path, "not an NW-UCLA skeleton file (no 'skeletons' key)")
     sk = doc["skeletons"]
     if not isinstance(sk, list) or len(sk) == 0:
         raise EmptySequenceError(path, "'skeletons' holds no frames")
+    check_frames(path, len(sk))
     layout = get_layout("kinect_v1_20")
     try:
         data = np.asarray(sk, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         data = None
     if data is None or data.shape[1:] != (layout.num_joints, 3):
         _diagnose(path, sk, layout.num_joints)  # slow path: say exactly what is wrong
@@ -84,6 +80,8 @@ def read_nwucla(path) -> Motion:
         a, s, e, v = (int(x) for x in m.groups())
         meta.update(action_id=a, subject=s, take=e, view=v)
     if "label" in doc:
+        if not isinstance(doc["label"], (int, str)) or isinstance(doc["label"], bool):
+            raise CorruptDataError(path, f"'label' should be a number, got {doc['label']!r:.80}")
         meta["label"] = doc["label"]
         name = _label_names(str(path.parent)).get(doc["label"])
         if name is not None:

@@ -3,6 +3,8 @@ file-name fields, warnings that name the file, and dataset walks that skip broke
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import warnings
 from collections.abc import Callable, Iterable
@@ -18,7 +20,12 @@ from ..errors import (
     TruncatedFileError,
     UnknownFormatError,
 )
+from ..limits import get_limits
 from ..motion import Motion
+
+# frames implied by gaps in frame numbers, per frame that holds data (MediaPipe exports skip
+# frames without a detection; more than this many empty frames per detection is not a recording)
+GAP_RATIO = 16
 
 
 def warn(path, problem: str, stacklevel: int = 3) -> None:
@@ -26,13 +33,150 @@ def warn(path, problem: str, stacklevel: int = 3) -> None:
     warnings.warn(f"{path}: {problem}", SkelFormatWarning, stacklevel=stacklevel)
 
 
+def check_size(path: Path) -> None:
+    """Refuse a file larger than ``limits.max_bytes`` before reading it (and a directory)."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError as e:
+        raise CorruptDataError(path, f"cannot read the file: {e.strerror or e}") from None
+    if Path(path).is_dir():
+        raise UnknownFormatError(path, "is a directory, expected a file")
+    limit = get_limits().max_bytes
+    if size > limit:
+        raise CorruptDataError(
+            path, f"{size} bytes is more than the {limit} allowed (skelformats.limits max_bytes)"
+        )
+
+
 def read_text(path: Path) -> str:
+    check_size(path)
     try:
         return Path(path).read_text(encoding="utf-8", errors="strict")
     except UnicodeDecodeError as e:
         raise CorruptDataError(path, f"not a text file ({e.reason} at byte {e.start})") from None
     except IsADirectoryError:
         raise UnknownFormatError(path, "is a directory, expected a file") from None
+    except OSError as e:
+        raise CorruptDataError(path, f"cannot read the file: {e.strerror or e}") from None
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(text: str) -> int:
+    """Deepest nesting of arrays/objects in JSON ``text`` (brackets inside strings ignored)."""
+    if text.count("[") + text.count("{") == 0:
+        return 0
+    code = np.frombuffer(_JSON_STRING.sub('""', text).encode("utf-8", "replace"), np.uint8)
+    opens = (code == ord("[")) | (code == ord("{"))
+    closes = (code == ord("]")) | (code == ord("}"))
+    steps = opens.astype(np.int8) - closes.astype(np.int8)
+    steps = steps[opens | closes]
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+
+
+def parse_json(path: Path, text: str, truncation_is_error: bool = False):
+    """``json.loads`` with the nesting bounded by ``limits.max_json_depth``; errors name the file.
+
+    ``truncation_is_error``: a syntax error at the very end is a TruncatedFileError."""
+    limit = get_limits().max_json_depth
+    depth = json_depth(text)
+    if depth > limit:
+        raise CorruptDataError(
+            path, f"JSON nested {depth} deep, more than {limit} (skelformats.limits max_json_depth)"
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        cls = (
+            TruncatedFileError
+            if truncation_is_error and e.pos >= len(e.doc.rstrip()) - 1
+            else CorruptDataError
+        )
+        raise cls(path, f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except RecursionError:  # cannot happen below the depth limit, but never let it escape
+        raise CorruptDataError(path, "JSON nested too deeply to parse") from None
+
+
+def check_frames(path: Path, frames: int, present: int | None = None, what: str = "frames") -> None:
+    """Refuse a sequence longer than ``limits.max_frames`` or, when frames may be implied by gaps in
+    frame numbers, one whose frames are not backed by the file: at most ``GAP_RATIO`` frames per
+    frame that holds data."""
+    limit = get_limits().max_frames
+    if frames > limit:
+        raise CorruptDataError(
+            path, f"{frames} {what}, more than {limit} (skelformats.limits max_frames)"
+        )
+    if present is not None and frames > GAP_RATIO * max(present, 1):
+        raise CorruptDataError(
+            path,
+            f"{frames} {what} implied by the frame numbers but only {present} hold data "
+            f"(at most {GAP_RATIO} per frame with data)",
+        )
+
+
+def check_bodies(path: Path, bodies: int, frames: int, per_cell: int) -> None:
+    """Refuse more than ``limits.max_bodies`` people, or a dense (bodies x frames) array of
+    ``per_cell`` bytes per body-frame larger than ``limits.max_bytes``."""
+    lim = get_limits()
+    if bodies > lim.max_bodies:
+        raise CorruptDataError(
+            path, f"{bodies} bodies, more than {lim.max_bodies} (skelformats.limits max_bodies)"
+        )
+    if bodies * frames * per_cell > lim.max_bytes:
+        raise CorruptDataError(
+            path,
+            f"{bodies} bodies x {frames} frames need more than the {lim.max_bytes} bytes allowed "
+            "(skelformats.limits max_bytes)",
+        )
+
+
+def check_npy(path: Path, f, nbytes: int, what: str = "the array") -> tuple[tuple, np.dtype]:
+    """Read a ``.npy`` header from the open file ``f`` of ``nbytes`` bytes and check it before numpy
+    allocates anything: no Python objects, and a shape whose data the file actually holds.
+    -> (shape, dtype)."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(f)
+        else:
+            raise CorruptDataError(path, f"{what}: unsupported .npy version {version}")
+    except SkelFormatError:
+        raise
+    except Exception as e:  # numpy's header parser fails in many ways on damaged bytes
+        raise CorruptDataError(
+            path, f"not a .npy array ({what}: damaged header, {type(e).__name__}: {e})"[:300]
+        ) from None
+    if dtype.hasobject:
+        raise CorruptDataError(path, f"{what} holds Python objects (pickle), which are not loaded")
+    count = 1
+    for d in shape:
+        count *= d
+    need, have = count * dtype.itemsize, nbytes - f.tell()
+    if need > have:
+        raise TruncatedFileError(
+            path, f"{what}: shape {shape} of {dtype} needs {need} bytes but {have} are present"
+        )
+    limit = get_limits().max_bytes
+    if need > limit:
+        raise CorruptDataError(
+            path, f"{what}: {need} bytes, more than {limit} (skelformats.limits max_bytes)"
+        )
+    return shape, dtype
+
+
+def finite_int(path: Path, value: float, what: str) -> int:
+    """``value`` as an int if it is a finite whole number that a float holds exactly."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise CorruptDataError(path, f"{what} {value!r} is not a number") from None
+    if not math.isfinite(v) or v != int(v) or abs(v) > 2**53:
+        raise CorruptDataError(path, f"{what} {value!r} is not a whole number")
+    return int(v)
 
 
 def numeric_table(path: Path, text: str, ncols: int | None = None, what: str = "row") -> np.ndarray:
@@ -63,35 +207,19 @@ def numeric_table(path: Path, text: str, ncols: int | None = None, what: str = "
         raise
 
 
-def loadmat(path: Path, **kw) -> dict:
-    """``scipy.io.loadmat`` with its failures turned into errors that name the file."""
-    import scipy.io
+def loadmat(path: Path, variable_names=None) -> dict:
+    """The variables of a MATLAB v5 file, parsed by the bounded reader of :mod:`._matv5` (never by
+    ``scipy.io.loadmat``, which is not safe on untrusted files); errors name the file."""
+    from ._matv5 import read_mat
 
-    try:
-        return scipy.io.loadmat(str(path), **kw)
-    except NotImplementedError as e:  # MATLAB v7.3 (HDF5) files
-        raise UnknownFormatError(path, f"unsupported MATLAB file version: {e}") from None
-    except (ValueError, TypeError, OSError, EOFError, AssertionError, IndexError) as e:
-        msg = str(e) or type(e).__name__
-        if isinstance(e, OSError) and isinstance(e, IsADirectoryError):
-            raise UnknownFormatError(path, "is a directory, expected a .mat file") from None
-        raise CorruptDataError(path, f"not a readable MATLAB file: {msg}") from None
-    except Exception as e:  # scipy's MatReadError and friends
-        raise CorruptDataError(
-            path, f"not a readable MATLAB file: {type(e).__name__}: {e}"
-        ) from None
+    return read_mat(path, variable_names)
 
 
 def mat_variables(path: Path, head: bytes) -> set[str]:
-    """Names of the variables of a MATLAB v4-v7 file (empty set when it is not one); for sniffing."""
-    if not head.startswith(b"MATLAB"):
-        return set()
-    import scipy.io
+    """Names of the variables of a MATLAB v5 file (empty set when it is not one); for sniffing."""
+    from ._matv5 import variable_names
 
-    try:
-        return {name for name, _, _ in scipy.io.whosmat(str(path))}
-    except Exception:  # sniffing never raises
-        return set()
+    return variable_names(path, head)
 
 
 def mat_field(path: Path, container, key: str, what: str = "MATLAB file"):
@@ -130,6 +258,11 @@ def mat_scalar(path: Path, value, what: str) -> float:
             path, f"{what} should be one number, got shape {a.shape} ({a.dtype})"
         )
     return a.ravel()[0].item()
+
+
+def mat_int(path: Path, value, what: str) -> int:
+    """A MATLAB scalar that must be a whole number (ids, flags, sizes)."""
+    return finite_int(path, mat_scalar(path, value, what), what)
 
 
 def name_fields(stem: str, pattern: re.Pattern) -> dict | None:

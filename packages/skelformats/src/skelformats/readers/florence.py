@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import CorruptDataError, EmptySequenceError, JointCountError, ShapeError
 from ..motion import Motion
 from ..registry import register_reader
-from ._common import load_all, loadmat, mat_field, mat_scalar, mat_string, mat_variables, warn
+from ._common import load_all, loadmat, mat_field, mat_int, mat_string, mat_variables, warn
 
 NUM_JOINTS = 15
 FPS = 30.0
@@ -56,8 +56,8 @@ def _sequence(path: Path, rec, index: int) -> tuple[np.ndarray, int, int]:
     if raw.dtype.kind not in "iuf":
         raise CorruptDataError(path, f"{what}: original_skeletal_data is not numeric ({raw.dtype})")
     data = np.transpose(raw[list(_AXES)], (2, 1, 0)).astype(np.float32)  # (T, 15, 3)
-    subject = int(mat_scalar(path, mat_field(path, rec, "subject", what), f"{what} subject"))
-    action = int(mat_scalar(path, mat_field(path, rec, "action", what), f"{what} action"))
+    subject = mat_int(path, mat_field(path, rec, "subject", what), f"{what} subject")
+    action = mat_int(path, mat_field(path, rec, "action", what), f"{what} action")
     return data, subject, action
 
 

@@ -9,7 +9,6 @@ before the first ``#``) go to ``meta["captions"]``.
 from __future__ import annotations
 
 import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from ..errors import (
 )
 from ..motion import Motion
 from ..registry import register_reader
+from ._common import check_npy, check_size
 
 NUM_JOINTS = 22
 FPS = 20.0
@@ -43,6 +43,15 @@ def read_humanml3d(path: Path) -> Motion:
     """``new_joints/<id>.npy`` -> Motion (T, 22, 3), layout ``smpl22``.  meta: source, dataset, name,
     captions (when the texts folder is present)."""
     path = Path(path)
+    check_size(path)
+    with open(path, "rb") as f:
+        magic = f.read(6)
+        if magic.startswith(b"PK"):
+            raise CorruptDataError(path, "is an .npz archive, expected one .npy array")
+        if magic != b"\x93NUMPY":
+            raise CorruptDataError(path, "not a .npy array (no NUMPY magic)")
+        f.seek(0)
+        check_npy(path, f, path.stat().st_size)
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as e:
@@ -56,8 +65,6 @@ def read_humanml3d(path: Path) -> Motion:
         raise CorruptDataError(path, f"not a .npy array: {msg}") from None
     except Exception as e:  # a damaged header fails inside numpy's header parser in many ways
         raise CorruptDataError(path, f"not a .npy array: {type(e).__name__}: {e}") from None
-    if isinstance(arr, np.lib.npyio.NpzFile) or isinstance(arr, zipfile.ZipFile):
-        raise CorruptDataError(path, "is an .npz archive, expected one .npy array")
     if arr.dtype.kind not in "iuf":
         raise CorruptDataError(path, f"array of {arr.dtype}, expected numbers")
     if arr.ndim == 2 and arr.shape[1] == NUM_JOINTS * 3:  # flattened (T, 66)

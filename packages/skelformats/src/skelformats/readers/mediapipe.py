@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,7 @@ import numpy as np
 from ..errors import CorruptDataError, EmptySequenceError, JointCountError
 from ..motion import Motion
 from ..registry import get_layout, register_reader
-from ._common import read_text
+from ._common import check_frames, parse_json, read_text
 
 NUM_LANDMARKS = 33
 FPS = 30.0
@@ -58,7 +57,7 @@ def _landmarks(path: Path, frame, t: int) -> np.ndarray | None:
             c = float(lm.get("visibility", 1.0)) * float(lm.get("presence", 1.0))
         except KeyError as e:
             raise CorruptDataError(path, f"frame {t}, landmark {j}: no {e.args[0]!r}") from None
-        except (TypeError, ValueError, AttributeError):
+        except (TypeError, ValueError, AttributeError, OverflowError):
             raise CorruptDataError(
                 path, f"frame {t}, landmark {j}: expected an object of numbers"
             ) from None
@@ -89,25 +88,22 @@ def _assemble(path: Path, frames: list, fps: float, meta: dict) -> Motion:
 
 
 def _read_json(path: Path) -> Motion:
-    try:
-        doc = json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise CorruptDataError(
-            path, f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})"
-        ) from None
+    doc = parse_json(path, read_text(path))
     fps, world = FPS, False
     if isinstance(doc, dict):
         if "frames" not in doc:
             raise CorruptDataError(path, "no 'frames' list")
         try:
             fps = float(doc.get("fps", FPS))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise CorruptDataError(path, f"fps {doc.get('fps')!r} is not a number") from None
         world = bool(doc.get("world", False))
         doc = doc["frames"]
     if not isinstance(doc, list):
         raise CorruptDataError(path, "expected a list of frames")
+    check_frames(path, len(doc))
     frames = [_landmarks(path, f, t) for t, f in enumerate(doc)]
+    check_frames(path, len(frames), sum(f is not None for f in frames))
     return _assemble(
         path, frames, fps, {"source": str(path), "dataset": "MediaPipe", "world": world}
     )
@@ -115,7 +111,10 @@ def _read_json(path: Path) -> Motion:
 
 def _read_csv(path: Path) -> Motion:
     names = get_layout("mediapipe33").joints
-    rows = list(csv.DictReader(io.StringIO(read_text(path))))
+    try:
+        rows = list(csv.DictReader(io.StringIO(read_text(path))))
+    except csv.Error as e:
+        raise CorruptDataError(path, f"not a readable CSV file: {e}") from None
     if not rows:
         raise EmptySequenceError(path, "no landmark rows")
     need = {"frame", "landmark", "x", "y", "z"}
@@ -129,9 +128,9 @@ def _read_csv(path: Path) -> Motion:
             lm = r["landmark"].strip()
             j = int(lm) if lm.lstrip("-").isdigit() else names.index(lm)
             vals = [float(r[k]) for k in _KEYS] + [float(r.get("visibility") or 1.0)]
-        except (TypeError, ValueError, AttributeError):
+        except (TypeError, ValueError, AttributeError, OverflowError):
             raise CorruptDataError(
-                path, f"line {i}: bad frame, landmark or number in {dict(r)}"
+                path, f"line {i}: bad frame, landmark or number in {dict(r)}"[:500]
             ) from None
         if not 0 <= j < NUM_LANDMARKS:
             raise JointCountError(
@@ -141,6 +140,7 @@ def _read_csv(path: Path) -> Motion:
             raise CorruptDataError(path, f"line {i}: negative frame {t}")
         parsed.append((t, j, vals))
     T = max(t for t, _, _ in parsed) + 1
+    check_frames(path, T, len({t for t, _, _ in parsed}))
     arr = np.full((T, NUM_LANDMARKS, 4), np.nan)
     for t, j, vals in parsed:
         arr[t, j] = vals

@@ -27,9 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CorruptDataError, EmptySequenceError, SkelFormatError, TruncatedFileError
+from ..limits import get_limits
 from ..motion import Motion
 from ..registry import register_reader
 from ._common import (
+    check_size,
     find_beside,
     load_all,
     name_fields,
@@ -44,6 +46,9 @@ FPS = 15.0
 # Junk entries are 2147480000-ish (INT32_MAX printed in %e); real coordinates are metres or pixels
 # (u < 320, v < 240, depth < ~4000).
 JUNK_ABOVE = 1e6
+# An archive may unpack to at most this many times its size (the dataset's gzip: 11x) -- bounds what
+# a small hostile archive can make the text parser hold.
+MAX_ARCHIVE_RATIO = 32
 _NAME = re.compile(r"a(?P<label>\d+)_s(?P<subject>\d+)_e(?P<take>\d+)_skeleton", re.I)
 _LABEL_CACHE: dict[tuple[Path, int], dict[str, str]] = {}
 
@@ -130,6 +135,8 @@ def read_msr_action3d(path: Path) -> Motion:
 def _archive_members(path: Path) -> list[tuple[str, str]]:
     """(member name, text) of the MSR files in a tar archive, sorted by name."""
     out = []
+    check_size(path)
+    budget = min(get_limits().max_bytes, MAX_ARCHIVE_RATIO * max(path.stat().st_size, 1 << 16))
     try:
         with tarfile.open(path) as tar:
             for member in tar:
@@ -140,12 +147,19 @@ def _archive_members(path: Path) -> list[tuple[str, str]]:
                     or not _NAME.search(base)
                 ):
                     continue
+                if member.size > budget:
+                    raise CorruptDataError(
+                        path,
+                        f"the archive unpacks to more than {budget} bytes (at most "
+                        f"{MAX_ARCHIVE_RATIO} x its size, and skelformats.limits max_bytes)",
+                    )
+                budget -= member.size
                 raw = tar.extractfile(member).read()
                 try:
                     out.append((member.name, raw.decode("utf-8")))
                 except UnicodeDecodeError:
                     out.append((member.name, ""))  # reported by the parser as having no data
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+    except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as e:
         raise CorruptDataError(
             path, f"not a readable tar archive: {type(e).__name__}: {e}"
         ) from None

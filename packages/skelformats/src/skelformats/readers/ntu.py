@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import CorruptDataError, EmptySequenceError, JointCountError, TruncatedFileError
 from ..motion import Motion
 from ..registry import register_reader
-from ._common import read_text, warn
+from ._common import check_bodies, check_frames, read_text, warn
 
 NUM_JOINTS = 25
 FPS = 30.0
@@ -72,6 +72,11 @@ def parse_ntu_skeleton(path: Path) -> tuple[list[str], list[list[tuple[str, np.n
         raise CorruptDataError(path, f"negative frame count {n_frames}")
     if n_frames == 0:
         raise EmptySequenceError(path, "the file declares 0 frames")
+    if n_frames > len(cur.tok) - 1:  # every frame needs at least its body count
+        raise TruncatedFileError(
+            path, f"declares {n_frames} frames but holds only {len(cur.tok) - 1} values"
+        )
+    check_frames(path, n_frames)
     frames: list[list[tuple[str, np.ndarray]]] = []
     order: dict[str, int] = {}
     for f in range(n_frames):
@@ -91,11 +96,13 @@ def parse_ntu_skeleton(path: Path) -> tuple[list[str], list[list[tuple[str, np.n
             try:
                 joints = np.array(raw, dtype=np.float64).reshape(n_joints, JOINT_FIELDS)
             except ValueError:
-                bad = next(t for t in raw if not _is_float(t))
+                bad = next((t for t in raw if not _is_float(t)), "?")
                 raise CorruptDataError(
                     path, f"{bwhere}: joint value {bad!r} is not a number"
                 ) from None
-            order.setdefault(body_id, len(order))
+            if body_id not in order:
+                order[body_id] = len(order)
+                check_bodies(path, len(order), n_frames, NUM_JOINTS * JOINT_FIELDS * 8)
             bodies.append((body_id, joints))
         frames.append(bodies)
     if cur.i < len(cur.tok):
@@ -127,9 +134,10 @@ def read_ntu_skeleton(path: Path) -> Motion:
         raise EmptySequenceError(path, f"no body in any of the {T} frames")
     full = np.zeros((M, T, NUM_JOINTS, JOINT_FIELDS), np.float64)
     present = np.zeros((M, T), bool)
+    slot = {b: i for i, b in enumerate(ids)}
     for t, bodies in enumerate(frames):
         for body_id, joints in bodies:
-            m = ids.index(body_id)
+            m = slot[body_id]
             if present[m, t]:
                 warn(path, f"frame {t + 1}: body {body_id} appears twice; the later entry is kept")
             full[m, t] = joints

@@ -16,7 +16,6 @@ a ``person_id`` >= 0, which then identifies the slot.  With more than one slot t
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 from ..errors import CorruptDataError, EmptySequenceError, JointCountError, UnknownFormatError
 from ..motion import Motion
 from ..registry import register_reader
-from ._common import read_text
+from ._common import check_bodies, check_frames, parse_json, read_text
 
 FPS = 30.0
 LAYOUT_BY_COUNT = {25: "openpose25", 18: "openpose18"}
@@ -38,12 +37,7 @@ def _frame_key(p: Path):
 
 
 def _people(path: Path) -> list[tuple[int, np.ndarray]]:
-    try:
-        doc = json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise CorruptDataError(
-            path, f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})"
-        ) from None
+    doc = parse_json(path, read_text(path))
     if not isinstance(doc, dict) or not isinstance(doc.get("people"), list):
         raise CorruptDataError(path, "not OpenPose output: no 'people' list")
     out = []
@@ -68,7 +62,7 @@ def _people(path: Path) -> list[tuple[int, np.ndarray]]:
             pid = pid[0] if pid else -1
         try:
             pid = int(pid)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pid = -1
         out.append((pid, arr))
     return out
@@ -95,6 +89,7 @@ def read_openpose(path: Path) -> Motion:
             path, f"frames mix keypoint counts {sorted(counts)} (BODY_25 and COCO)"
         )
     J = counts.pop()
+    check_frames(path, len(frames))
     tracked = all(pid >= 0 for fr in frames for pid, _ in fr)
     if tracked:
         ids = sorted({pid for fr in frames for pid, _ in fr})
@@ -103,6 +98,7 @@ def read_openpose(path: Path) -> Motion:
     else:
         M = max(len(fr) for fr in frames)
     T = len(frames)
+    check_bodies(path, M, T, J * 3 * 8)
     xyc = np.zeros((M, T, J, 3), np.float64)
     for t, fr in enumerate(frames):
         for k, (pid, arr) in enumerate(fr):

@@ -16,7 +16,16 @@ import numpy as np
 from ..errors import CorruptDataError, EmptySequenceError, JointCountError, ShapeError
 from ..motion import Motion
 from ..registry import register_reader
-from ._common import load_all, loadmat, mat_field, mat_scalar, mat_string, mat_variables, warn
+from ._common import (
+    finite_int,
+    load_all,
+    loadmat,
+    mat_field,
+    mat_int,
+    mat_string,
+    mat_variables,
+    warn,
+)
 
 NUM_JOINTS = 13
 FPS = 30.0
@@ -72,7 +81,14 @@ def read_penn_action(path: Path) -> Motion:
             path, f"x {x.shape}, y {y.shape} and visibility {vis.shape} differ in shape"
         )
     data = np.stack([x, y], axis=-1)
+    vis_bad = ~np.isfinite(vis)
+    if vis_bad.any():
+        warn(
+            path, f"{int(vis_bad.sum())} visibility values are not finite; those joints are missing"
+        )
     conf = (vis > 0).astype(np.float32)
+    if vis_bad.any() and not conf.any():
+        raise CorruptDataError(path, "no visible joint: every visibility value is 0 or not finite")
     # invisible joints may hold anything (NaN included): only visible ones must be finite
     hidden_bad = ~np.isfinite(data).all(-1) & (conf == 0)
     data[hidden_bad] = 0.0
@@ -85,19 +101,22 @@ def read_penn_action(path: Path) -> Motion:
     if "pose" in m:
         meta["view"] = mat_string(m["pose"])
     if "train" in m:
-        flag = int(mat_scalar(path, m["train"], "train"))
+        flag = mat_int(path, m["train"], "train")
         meta["train"] = flag  # the dataset's flag: 1 train, -1 test
         meta["split"] = "train" if flag > 0 else "test"
     if "dimensions" in m:
         dims = np.asarray(m["dimensions"]).ravel()
         if dims.size >= 2:
-            meta["image_size"] = (int(dims[0]), int(dims[1]))
+            if dims.dtype.kind not in "iuf":
+                raise CorruptDataError(path, f"'dimensions' is not numeric ({dims.dtype})")
+            meta["image_size"] = tuple(finite_int(path, d, "dimensions") for d in dims[:2])
     if "bbox" in m:
-        bbox = (
-            np.asarray(m["bbox"], dtype=np.float32).reshape(-1, 4)
-            if np.size(m["bbox"])
-            else np.zeros((0, 4), np.float32)
-        )
+        raw = np.asarray(m["bbox"])
+        if raw.dtype.kind not in "iufb" or raw.size % 4:
+            raise CorruptDataError(
+                path, f"'bbox' is not rows of 4 numbers ({raw.dtype}, {raw.shape})"
+            )
+        bbox = raw.astype(np.float32).reshape(-1, 4)
         if bbox.shape[0] != len(data):
             warn(path, f"bbox has {bbox.shape[0]} rows for {len(data)} frames (kept as stored)")
         meta["bbox"] = bbox

@@ -89,7 +89,7 @@ def read_label_file(path: Path) -> dict[str, list[Segment]]:
                 raise CorruptDataError(
                     path, f"line {lineno}: bound {b!r} is not a number"
                 ) from None
-            vals.append(int(v) if math.isfinite(v) and v == int(v) else None)
+            vals.append(int(v) if math.isfinite(v) and v == int(v) and abs(v) <= 2**53 else None)
         out[current].append(Segment(current, name.strip(), vals[0], vals[1], lineno))
     if not out:
         raise EmptySequenceError(path, "no recordings in the label file")
@@ -108,8 +108,10 @@ def read_joints_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"({1 + 3 * NUM_JOINTS} values)",
         )
     ids = table[:, 0]
-    if not np.isfinite(ids).all() or np.any(ids != np.round(ids)):
-        raise CorruptDataError(path, "the first column (frame id) is not an integer on every line")
+    if not np.isfinite(ids).all() or np.any(ids != np.round(ids)) or np.abs(ids).max() > 2**53:
+        raise CorruptDataError(
+            path, "the first column (frame id) is not a whole number on every line"
+        )
     return ids.astype(np.int64), table[:, 1:].reshape(-1, NUM_JOINTS, 3)
 
 
@@ -190,6 +192,12 @@ def read_utkinect(path: Path) -> Motion | list[Motion]:
                 )
                 continue
             out.extend(load_all([jf], lambda p, rec=rec, segs=segs: _segments(p, rec, segs, path)))
+        if not out:
+            n = sum(len(v) for v in labels.values())
+            raise EmptySequenceError(
+                path,
+                f"no segment could be read ({len(labels)} recordings, {n} segments listed)",
+            )
         return out
     recording = m.group(1).lower()
     label_path = path.parent / LABEL_FILE
