@@ -8,7 +8,9 @@ checkpoint at step ``s`` therefore continues with exactly the batches the uninte
 Checkpoints (``out_dir/checkpoints/step-XXXXXXXX/``, written to a temp dir then ``os.replace``d):
 ``weights.safetensors`` (trainable parameters), ``optimizer.safetensors`` + ``optimizer.json``,
 ``scheduler.json``, ``trainer_state.json`` (step, data position, seed, settings), ``rng-<rank>.safetensors``.
-``out_dir/checkpoints/latest`` names the newest. The trained model is saved to ``out_dir/model``.
+``out_dir/checkpoints/latest`` names the newest; the last ``keep_checkpoints`` (2) stay, so a resume
+that finds the newest damaged (every file is validated, errors name it) falls back to the previous one
+with a warning. The trained model is saved to ``out_dir/model``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import json
 import math
 import os
 import random
+import re
+import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +31,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, atomic_dir, atomic_write_text, load_tensors, save_tensors
+from .checkpoint import (
+    CheckpointError,
+    CheckpointMismatch,
+    atomic_dir,
+    atomic_write_text,
+    clean_orphans,
+    load_tensors,
+    read_json,
+    reading,
+    save_tensors,
+    write_json,
+)
 from .config import GROUPS
 
 Objective = Callable[[torch.nn.Module, dict], "tuple[torch.Tensor, dict]"]
@@ -74,36 +90,36 @@ def _optimizer_to_files(opt: torch.optim.Optimizer, directory: Path) -> None:
             else:
                 scalars[f"{idx}.{k}"] = v
     save_tensors(tensors, directory / "optimizer.safetensors")
-    (directory / "optimizer.json").write_text(
-        json.dumps({"param_groups": sd["param_groups"], "scalars": scalars})
+    write_json(
+        directory / "optimizer.json", {"param_groups": sd["param_groups"], "scalars": scalars}
     )
 
 
 def _optimizer_from_files(opt: torch.optim.Optimizer, directory: Path) -> None:
     tensors = load_tensors(directory / "optimizer.safetensors")
-    meta = _read_json(directory / "optimizer.json")
+    meta_path = directory / "optimizer.json"
+    meta = read_json(meta_path)
+    params = [p for g in opt.param_groups for p in g["params"]]
     state: dict[int, dict] = {}
-    for key, v in tensors.items():
-        idx, name = key.split(".", 1)
-        state.setdefault(int(idx), {})[name] = v
-    for key, v in meta.get("scalars", {}).items():
-        idx, name = key.split(".", 1)
-        state.setdefault(int(idx), {})[name] = v
-    try:
-        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    except (ValueError, KeyError) as exc:
-        raise CheckpointError(
-            f"{directory / 'optimizer.json'}: does not match the trainable parameters ({exc})"
-        ) from exc
-
-
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing file")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: not valid JSON ({exc})") from exc
+    with reading(directory / "optimizer.safetensors"):
+        for key, v in tensors.items():
+            idx, name = key.split(".", 1)
+            if not 0 <= int(idx) < len(params):
+                raise ValueError(f"tensor {key!r} names no trainable parameter")
+            if v.ndim and v.shape != params[int(idx)].shape:
+                raise ValueError(f"tensor {key!r} has shape {list(v.shape)}, not its parameter's")
+            state.setdefault(int(idx), {})[name] = v
+    with reading(meta_path):
+        scalars = meta.get("scalars", {})
+        if not isinstance(scalars, dict):
+            raise TypeError("'scalars' must be an object")
+        for key, v in scalars.items():
+            idx, name = key.split(".", 1)
+            state.setdefault(int(idx), {})[name] = v
+        groups = meta["param_groups"]
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise TypeError("'param_groups' must be a list of objects")
+        opt.load_state_dict({"state": state, "param_groups": groups})
 
 
 def _rng_state() -> tuple[dict, dict]:
@@ -124,29 +140,157 @@ def _rng_state() -> tuple[dict, dict]:
     return tensors, meta
 
 
-def _set_rng_state(tensors: dict, meta: dict) -> None:
-    torch.set_rng_state(tensors["torch"])
-    if torch.cuda.is_available():
-        states = [tensors[k] for k in sorted(k for k in tensors if k.startswith("cuda"))]
-        if states:
-            torch.cuda.set_rng_state_all(states)
-    py = meta["python"]
-    random.setstate((py[0], tuple(py[1]), py[2]))
-    npst = meta["numpy"]
-    np.random.set_state(  # noqa: NPY002
-        (npst[0], np.asarray(npst[1], dtype=np.uint32), int(npst[2]), int(npst[3]), float(npst[4]))
-    )
+def _set_rng_state(directory: Path, rank: int) -> None:
+    """Restore this process's RNG states from ``rng-<rank>.safetensors`` + ``rng-<rank>.json``."""
+    tensor_file, meta_file = directory / f"rng-{rank}.safetensors", directory / f"rng-{rank}.json"
+    if not tensor_file.is_file():  # a rank the saving run did not have: keeps its seeded state
+        return
+    tensors, meta = load_tensors(tensor_file), read_json(meta_file)
+    with reading(tensor_file):
+        torch.set_rng_state(tensors["torch"])
+        if torch.cuda.is_available():
+            states = [tensors[k] for k in sorted(k for k in tensors if k.startswith("cuda"))]
+            if states:
+                torch.cuda.set_rng_state_all(states)
+    with reading(meta_file):
+        py = meta["python"]
+        random.setstate((py[0], tuple(py[1]), py[2]))
+        npst = meta["numpy"]
+        np.random.set_state(  # noqa: NPY002
+            (
+                npst[0],
+                np.asarray(npst[1], dtype=np.uint32),
+                int(npst[2]),
+                int(npst[3]),
+                float(npst[4]),
+            )
+        )
+
+
+def _load_checkpoint(ckpt: Path, base, opt, sched, trainable_names, settings: dict, rank: int):
+    """Restore weights, optimizer, scheduler and RNG from ``ckpt``; returns its step.
+
+    Damaged content raises CheckpointError naming the file; a sound checkpoint of a different run
+    raises CheckpointMismatch. Every state it touches is overwritten whole, so a later call with an
+    older checkpoint fully replaces what a failed one left.
+    """
+    state_file = ckpt / "trainer_state.json"
+    state = read_json(state_file)
+    with reading(state_file):
+        step = state["step"]
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"'step' must be a non-negative integer, got {step!r}")
+        if not isinstance(state["trainable_names"], list):
+            raise TypeError("'trainable_names' must be a list")
+    if state["trainable_names"] != trainable_names:
+        raise CheckpointMismatch(f"{state_file}: trainable parameters differ from this run")
+    if any(state.get(k) != settings[k] for k in ("seed", "batch_size", "grad_accum")):
+        raise CheckpointMismatch(f"{state_file}: seed/batch_size/grad_accum differ from this run")
+    weights_file = ckpt / "weights.safetensors"
+    weights = load_tensors(weights_file)
+    params = dict(base.named_parameters())
+    with reading(weights_file), torch.no_grad():
+        for n in trainable_names:
+            if n not in weights:
+                raise ValueError(f"missing tensor {n!r}")
+            if weights[n].shape != params[n].shape:
+                raise ValueError(f"tensor {n!r} has shape {list(weights[n].shape)}")
+            params[n].copy_(weights[n])
+    _optimizer_from_files(opt, ckpt)
+    sched_file = ckpt / "scheduler.json"
+    sched_state = read_json(sched_file)
+    with reading(sched_file):
+        last_epoch, count, last_lr = (
+            sched_state[k] for k in ("last_epoch", "_step_count", "last_lr")
+        )
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (last_epoch, count)):
+            raise TypeError("'last_epoch' and '_step_count' must be integers")
+        if (
+            not isinstance(last_lr, list)
+            or len(last_lr) != len(opt.param_groups)
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in last_lr)
+        ):
+            raise ValueError(f"'last_lr' must hold {len(opt.param_groups)} finite numbers")
+        sched.last_epoch, sched._step_count = last_epoch, count
+        for g, lr_now in zip(opt.param_groups, last_lr):
+            g["lr"] = lr_now
+        sched._last_lr = list(last_lr)
+    _set_rng_state(ckpt, rank)
+    return step
+
+
+def _resume(out_dir: Path, *args) -> tuple[Path | None, int]:
+    """Load the newest sound checkpoint (warning about each damaged one skipped) -> (dir, step)."""
+    order = _resume_order(out_dir)
+    first_error = None
+    for ckpt in order:
+        try:
+            step = _load_checkpoint(ckpt, *args)
+        except CheckpointMismatch:
+            raise
+        except CheckpointError as exc:
+            first_error = first_error or exc
+            warnings.warn(f"skipping damaged checkpoint: {exc}", CheckpointWarning, 3)
+            continue
+        if first_error is not None:
+            warnings.warn(f"resuming from {ckpt} instead", CheckpointWarning, 3)
+        return ckpt, step
+    if first_error is not None:
+        raise CheckpointError(f"no sound checkpoint to resume from; {first_error}")
+    return None, 0
+
+
+_STEP_DIR = re.compile(r"step-\d{8}")
+
+
+class CheckpointWarning(UserWarning):
+    """Resume skipped a damaged checkpoint or a bad ``latest`` pointer."""
 
 
 def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
+    """The checkpoint ``out_dir/checkpoints/latest`` names (a ``step-NNNNNNNN`` directory beside it)."""
     ck = Path(out_dir) / "checkpoints"
     pointer = ck / "latest"
     if not pointer.is_file():
         return None
-    path = ck / pointer.read_text().strip()
-    if not path.is_dir():
+    try:
+        name = pointer.read_bytes().decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{pointer}: unreadable ({exc})") from exc
+    if not _STEP_DIR.fullmatch(name):  # no separators, no "..": the pointer stays in checkpoints/
+        raise CheckpointError(f"{pointer}: names {name[:80]!r}, not a step-NNNNNNNN directory here")
+    path = ck / name
+    if path.is_symlink() or not path.is_dir():
         raise CheckpointError(f"{pointer}: points at {path.name}, which does not exist")
     return path
+
+
+def checkpoints(out_dir: str | os.PathLike) -> list[Path]:
+    """The ``step-NNNNNNNN`` checkpoint directories of ``out_dir``, newest first."""
+    ck = Path(out_dir) / "checkpoints"
+    if not ck.is_dir():
+        return []
+    found = [p for p in ck.iterdir() if _STEP_DIR.fullmatch(p.name)]
+    return sorted((p for p in found if p.is_dir() and not p.is_symlink()), reverse=True)
+
+
+def _resume_order(out_dir: Path) -> list[Path]:
+    """Checkpoints to try on resume: the one ``latest`` names, then older ones, newest first."""
+    try:
+        latest = latest_checkpoint(out_dir)
+    except CheckpointError as exc:
+        warnings.warn(f"{exc}; resuming from the newest checkpoint instead", CheckpointWarning, 3)
+        latest = None
+    found = checkpoints(out_dir)
+    if latest is None:
+        return found
+    return [latest] + [p for p in found if p.name < latest.name]
+
+
+def _prune_checkpoints(out_dir: Path, keep: int | None) -> None:
+    if keep:
+        for old in checkpoints(out_dir)[keep:]:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 @dataclass
@@ -210,6 +354,7 @@ def train_stage(
     save_model: bool = True,
     stage_name: str | None = None,
     gradient_checkpointing: bool = False,
+    keep_checkpoints: int | None = 2,
 ) -> StageResult:
     """Train ``model`` (a SkeletonLLM, modified in place) for ``steps`` optimizer steps on ``records``.
 
@@ -217,7 +362,9 @@ def train_stage(
     overrides. gradient_checkpointing recomputes backbone activations in backward (large models).
     objective(model, batch) -> (loss, logs) defaults to the LM loss. ``resume`` continues from
     ``out_dir/checkpoints/latest`` with the same data order; a finished stage (final step reached) is a
-    no-op apart from reloading its weights.
+    no-op apart from reloading its weights. A damaged latest checkpoint is skipped, with a warning, for
+    the newest sound one; ``keep_checkpoints`` (default 2, None keeps all) bounds how many stay on disk.
+    Debris of writes a kill interrupted (``.NAME.tmp-*``, ``.NAME.old-*``) is cleared at the start.
     """
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
@@ -227,6 +374,14 @@ def train_stage(
         raise ValueError("steps, batch_size and grad_accum must be >= 1")
     if len(records) == 0:
         raise ValueError("no training records")
+    if keep_checkpoints is not None and (
+        isinstance(keep_checkpoints, bool)
+        or not isinstance(keep_checkpoints, int)
+        or keep_checkpoints < 1
+    ):
+        raise ValueError(
+            f"keep_checkpoints must be None or an integer >= 1, got {keep_checkpoints!r}"
+        )
     out_dir = Path(out_dir)
     objective = objective or lm_objective
     acc = accelerator or Accelerator(
@@ -235,6 +390,11 @@ def train_stage(
         mixed_precision=mixed_precision or "no",
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
+    if acc.is_main_process:  # before any rank reads or writes: no other writer is running
+        for d in (out_dir, out_dir / "checkpoints"):
+            clean_orphans(d)
+        shutil.rmtree(out_dir / "checkpoints" / "rng", ignore_errors=True)
+    acc.wait_for_everyone()
     base = unwrap(model)
     groups = tuple(trainable) if trainable is not None else tuple(base.config.trainable)
     base.set_trainable(groups)
@@ -265,43 +425,20 @@ def train_stage(
     opt = torch.optim.AdamW(param_groups, lr=lr, weight_decay=weight_decay)
     sched = _make_scheduler(opt, steps, warmup, schedule)
 
-    start_step = 0
-    ckpt = latest_checkpoint(out_dir) if resume else None
-    if ckpt is not None:
-        state = _read_json(ckpt / "trainer_state.json")
-        if state.get("trainable_names") != trainable_names:
+    settings = {"seed": seed, "batch_size": batch_size, "grad_accum": grad_accum}
+    ckpt, start_step = (
+        _resume(out_dir, base, opt, sched, trainable_names, settings, acc.process_index)
+        if resume
+        else (None, 0)
+    )
+    if acc.num_processes > 1:  # a damaged rng-<rank> file may send one rank further back
+        steps_seen = acc.gather(torch.tensor([start_step], device=acc.device)).tolist()
+        if len(set(steps_seen)) != 1:
             raise CheckpointError(
-                f"{ckpt / 'trainer_state.json'}: trainable parameters differ from this run"
+                f"{out_dir / 'checkpoints'}: processes found different sound checkpoints "
+                f"(steps {steps_seen}); repair or remove the damaged one"
             )
-        weights = load_tensors(ckpt / "weights.safetensors")
-        params = dict(base.named_parameters())
-        with torch.no_grad():
-            for n in trainable_names:
-                if n not in weights:
-                    raise CheckpointError(f"{ckpt / 'weights.safetensors'}: missing tensor {n!r}")
-                params[n].copy_(weights[n])
-        _optimizer_from_files(opt, ckpt)
-        sched_state = _read_json(ckpt / "scheduler.json")
-        sched.last_epoch = sched_state["last_epoch"]
-        sched._step_count = sched_state["_step_count"]
-        for g, lr_now in zip(opt.param_groups, sched_state["last_lr"]):
-            g["lr"] = lr_now
-        sched._last_lr = list(sched_state["last_lr"])
-        rng_file = ckpt / f"rng-{acc.process_index}.safetensors"
-        if rng_file.is_file():
-            _set_rng_state(
-                load_tensors(rng_file), _read_json(ckpt / f"rng-{acc.process_index}.json")
-            )
-        start_step = int(state["step"])
-        if (
-            state.get("seed") != seed
-            or state.get("batch_size") != batch_size
-            or state.get("grad_accum") != grad_accum
-        ):
-            raise CheckpointError(
-                f"{ckpt / 'trainer_state.json'}: seed/batch_size/grad_accum differ from this run"
-            )
-    else:
+    if ckpt is None:
         torch.manual_seed(seed + acc.process_index)
         random.seed(seed)
         np.random.seed(seed)  # noqa: NPY002
@@ -343,6 +480,7 @@ def train_stage(
                 "records": n,
                 "stage": stage_name,
             },
+            keep_checkpoints,
         )
 
     for step in range(start_step, steps):
@@ -352,7 +490,12 @@ def train_stage(
         for micro in range(grad_accum):
             m = step * grad_accum + micro
             idx = batch_indices(n, m, gb, seed, rank, world)
-            batch = collate([records[i] for i in idx])
+            recs = [records[i] for i in idx]
+            if getattr(collate, "takes_keys", False):  # per-record augmentation keys
+                epoch = m // max(1, n // gb)
+                batch = collate(recs, keys=[(seed, epoch, i) for i in idx])
+            else:
+                batch = collate(recs)
             ids += list(batch.get("ids", []))
             sync = micro == grad_accum - 1
             ctx = contextlib.nullcontext() if sync or world == 1 else acc.no_sync(wrapped)
@@ -387,8 +530,11 @@ def train_stage(
             }
             if stage_name:
                 row["stage"] = stage_name
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            try:
+                with open(metrics_path, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+            except OSError as exc:
+                raise CheckpointError(f"{metrics_path}: cannot write ({exc.strerror})") from exc
             if tb is not None:
                 tb.add_scalar("loss", loss_val, step + 1)
                 tb.add_scalar("samples_per_s", sps, step + 1)
@@ -403,7 +549,10 @@ def train_stage(
         save_checkpoint(last)
     model_dir = out_dir / "model"
     if save_model and acc.is_main_process:
-        base.save_pretrained(model_dir)
+        try:
+            base.save_pretrained(model_dir)
+        except OSError as exc:
+            raise CheckpointError(f"{model_dir}: cannot save the model ({exc})") from exc
     acc.wait_for_everyone()
     elapsed = time.perf_counter() - t0
     return StageResult(
@@ -418,19 +567,36 @@ def train_stage(
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop rows past ``step`` so a resumed run's metrics read as one run."""
+    """Drop rows past ``step`` so a resumed run's metrics read as one run.
+
+    A torn last line (a kill mid-write) is dropped; any other unreadable line is an error naming the file.
+    """
     if not path.is_file():
         return
-    keep = [
-        line
-        for line in path.read_text().splitlines()
-        if line.strip() and json.loads(line).get("step", 0) <= step
-    ]
+    try:
+        lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from exc
+    numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
+    keep = []
+    for k, (lineno, line) in enumerate(numbered):
+        try:
+            row = json.loads(line)
+            row_step = row.get("step", 0) if isinstance(row, dict) else None
+            if isinstance(row_step, bool) or not isinstance(row_step, int):
+                raise ValueError("not a metrics row with an integer 'step'")
+        except (ValueError, RecursionError) as exc:
+            if k == len(numbered) - 1:
+                warnings.warn(f"{path}: dropping a torn last line {lineno}", CheckpointWarning, 3)
+                break
+            raise CheckpointError(f"{path}: line {lineno} is not a metrics row ({exc})") from exc
+        if row_step <= step:
+            keep.append(line)
     atomic_write_text(path, "".join(line + "\n" for line in keep))
 
 
 def _save_checkpoint(
-    acc, base, opt, sched, out_dir: Path, step: int, names: list[str], settings: dict
+    acc, base, opt, sched, out_dir: Path, step: int, names: list[str], settings: dict, keep
 ) -> None:
     ck = out_dir / "checkpoints"
     name = f"step-{step:08d}"
@@ -448,14 +614,13 @@ def _save_checkpoint(
             save_tensors({n: params[n] for n in names}, tmp / "weights.safetensors")
             _optimizer_to_files(opt.optimizer if hasattr(opt, "optimizer") else opt, tmp)
             s = sched.scheduler if hasattr(sched, "scheduler") else sched
-            (tmp / "scheduler.json").write_text(
-                json.dumps(
-                    {
-                        "last_epoch": s.last_epoch,
-                        "_step_count": s._step_count,
-                        "last_lr": s.get_last_lr(),
-                    }
-                )
+            write_json(
+                tmp / "scheduler.json",
+                {
+                    "last_epoch": s.last_epoch,
+                    "_step_count": s._step_count,
+                    "last_lr": s.get_last_lr(),
+                },
             )
             if acc.num_processes > 1:
                 for r in range(acc.num_processes):
@@ -465,17 +630,17 @@ def _save_checkpoint(
                 (ck / "rng" / name).rmdir()
             else:
                 save_tensors(rng_t, tmp / "rng-0.safetensors")
-                (tmp / "rng-0.json").write_text(json.dumps(rng_meta))
-            (tmp / "trainer_state.json").write_text(
-                json.dumps(
-                    {
-                        "step": step,
-                        "micro_batch": step * settings["grad_accum"],
-                        "trainable_names": names,
-                        **settings,
-                    },
-                    indent=1,
-                )
+                write_json(tmp / "rng-0.json", rng_meta)
+            write_json(
+                tmp / "trainer_state.json",
+                {
+                    "step": step,
+                    "micro_batch": step * settings["grad_accum"],
+                    "trainable_names": names,
+                    **settings,
+                },
+                indent=1,
             )
         atomic_write_text(ck / "latest", name)
+        _prune_checkpoints(out_dir, keep)
     acc.wait_for_everyone()
