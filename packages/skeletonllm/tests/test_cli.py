@@ -1,5 +1,6 @@
 """`skeletonllm` CLI: help/version, single-stage train, predict on files, recipe dispatch, subcommands."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -59,7 +60,17 @@ def test_train_then_predict(tmp_path, capsys):
     """)
     )
     assert main(["train", str(cfg)]) == 0
-    assert "trained 2 steps" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "trained 2 steps" in out and "loss curves:" in out
+    assert (tmp_path / "out" / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the same folder again without --resume: refused (as recipes do), nothing trained over it
+    before = (tmp_path / "out" / "metrics.jsonl").read_text()
+    assert main(["train", str(cfg)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("skeletonllm train: error: ") and "--resume" in err and "earlier run" in err
+    )
+    assert (tmp_path / "out" / "metrics.jsonl").read_text() == before
     # --resume on a finished run is a no-op that still succeeds
     assert main(["train", str(cfg), "--resume"]) == 0
     files = []
@@ -76,10 +87,20 @@ def test_train_then_predict(tmp_path, capsys):
     )
     lines = capsys.readouterr().out.strip().splitlines()
     assert [ln.split("\t")[0] for ln in lines] == files
+    # closed set, as `serve` answers with candidates; --json gives every candidate's score
+    ckpt = str(tmp_path / "out" / "model")
+    assert main(["predict", "--model", ckpt, *files, "--candidates", "wave, squat", "--json"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert [r["file"] for r in rows] == files
+    for r in rows:
+        assert set(r["scores"]) == {"wave", "squat"}
+        assert r["answer"] == max(r["scores"], key=r["scores"].get)
     bad = tmp_path / "broken.npz"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
-    assert main(["predict", "--model", str(tmp_path / "out" / "model"), str(bad)]) == 2
-    assert "broken.npz" in capsys.readouterr().err
+    assert main(["predict", "--model", ckpt, str(bad)]) == 1  # a failure, not a usage error
+    err = capsys.readouterr().err
+    assert err.startswith("skeletonllm predict: error: ") and "broken.npz" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_train_dispatches_staged_recipes(tmp_path, monkeypatch):
@@ -100,8 +121,9 @@ def test_bad_config_is_a_clear_error(tmp_path, capsys):
     cfg.write_text(
         "model: {backbone: tiny-qwen2vl}\ndata: {synthetic: {n: 2}}\ntrain: {out_dir: o, steps: 1, bogus: 3}\n"
     )
-    assert main(["train", str(cfg)]) == 2
+    assert main(["train", str(cfg)]) == 1
     err = capsys.readouterr().err
     assert "bad.yaml" in err and "bogus" in err
-    assert main(["train", str(tmp_path / "missing.yaml")]) == 2
-    assert "config file not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # a usage error, caught before anything is loaded
+        main(["train", str(tmp_path / "missing.yaml")])
+    assert e.value.code == 2 and "missing.yaml: file not found" in capsys.readouterr().err

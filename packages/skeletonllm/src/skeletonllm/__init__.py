@@ -8,10 +8,25 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import importlib
+
 from .config import GROUPS, LoraSettings, RendererSettings, SkeletonLLMConfig
-from .data import Collator, InstructionRecord, synthetic_records
-from .inputs import RawSkeleton
-from .model import SkeletonLLM
+
+# torch-backed names load on first use, so `skeletonllm --help` answers without importing torch.
+_LAZY = {
+    "Collator": "data",
+    "InstructionRecord": "data",
+    "synthetic_records": "data",
+    "RawSkeleton": "inputs",
+    "SkeletonLLM": "model",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "GROUPS",

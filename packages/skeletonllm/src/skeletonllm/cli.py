@@ -1,75 +1,203 @@
-"""``skeletonllm`` command line: train, predict, plus subcommands found in ``skeletonllm.commands``."""
+"""``skeletonllm`` command line: train, predict, plus subcommands found in ``skeletonllm.commands``.
+
+Exit status: 0 done, 1 the work failed (unreadable file, bad checkpoint, bad config), 2 a usage error
+(found before anything heavy is loaded). Errors are one line on stderr; ``--debug`` shows the traceback.
+Nothing here imports torch before the arguments are parsed, so ``--help`` answers at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import pkgutil
 import sys
 
 from . import __version__
+from .commands._common import (
+    FORMATTER,
+    UsageError,
+    examples,
+    existing_dir,
+    existing_file,
+    positive_int,
+)
+
+PROG = "skeletonllm"
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line first (then where to look), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
 
 
 def _cmd_train(args) -> int:
-    from .runconfig import load_yaml, train_from_config
+    from .runconfig import load_yaml
 
     spec = load_yaml(args.config)
     if "stages" in spec:
         from .recipe import run_recipe
 
-        run_recipe(args.config, resume=args.resume)
-        return 0
-    res = train_from_config(args.config, resume=args.resume)
-    if res.is_main_process:
+        final = run_recipe(args.config, resume=args.resume)
+        run_dir = getattr(final, "parent", None)
+    else:
+        from .runconfig import train_from_config
+
+        res = train_from_config(args.config, resume=args.resume)
+        if not res.is_main_process:
+            return 0
         print(
-            f"trained {res.step} steps, final loss {res.loss:.4f}, {res.samples_per_s:.1f} samples/s -> {res.model_dir}"
+            f"trained {res.step} steps, final loss {res.loss:.4f}, {res.samples_per_s:.1f} samples/s "
+            f"-> {res.model_dir}"
         )
+        run_dir = res.out_dir
+    if run_dir is not None and not args.no_plot:
+        from .lossplot import PlotError, plot_run
+
+        try:
+            print(f"loss curves: {plot_run(run_dir)}")
+        except (PlotError, OSError) as exc:  # the model is saved; a missing plot is not a failure
+            print(f"{PROG} train: warning: no loss plot ({exc})", file=sys.stderr)
     return 0
+
+
+def _candidates(text: str) -> list[str]:
+    items = [x.strip() for x in text.split(",")]
+    if not all(items) or len(items) < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected two or more comma-separated answers, got {text!r}"
+        )
+    return items
 
 
 def _cmd_predict(args) -> int:
     import skelformats
 
+    names, motions = [], []
+    for f in args.files:
+        got = skelformats.load(f, format=args.format)
+        items = got if isinstance(got, list) else [got]
+        names += [f] if len(items) == 1 else [f"{f}#{i}" for i in range(len(items))]
+        motions += items
     from .model import SkeletonLLM
 
     model = SkeletonLLM.from_pretrained(args.model)
-    motions = [skelformats.load(f, format=args.format) for f in args.files]
-    answers = []
+    answers, scores = [], []
     for i in range(0, len(motions), args.batch_size):
         chunk = motions[i : i + args.batch_size]
-        answers += model.generate(
-            chunk, [args.question] * len(chunk), max_new_tokens=args.max_new_tokens
-        )
-    for f, a in zip(args.files, answers):
-        print(f"{f}\t{a}" if len(args.files) > 1 else a)
+        prompts = [args.question] * len(chunk)
+        if args.candidates:
+            s = model.score(chunk, prompts, args.candidates).tolist()
+            scores += s
+            answers += [args.candidates[max(range(len(r)), key=r.__getitem__)] for r in s]
+        else:
+            answers += model.generate(chunk, prompts, max_new_tokens=args.max_new_tokens)
+    for k, (name, answer) in enumerate(zip(names, answers)):
+        if args.json:
+            row = {"file": name, "answer": answer}
+            if args.candidates:
+                row["scores"] = dict(zip(args.candidates, scores[k]))
+            print(json.dumps(row))
+        else:
+            print(f"{name}\t{answer}" if len(names) > 1 else answer)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="skeletonllm", description="Skeleton-understanding VLM: train and query."
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
-    p.add_argument("--version", action="version", version=f"skeletonllm {__version__}")
+    p = Parser(
+        prog=PROG,
+        description="Skeleton-understanding VLM: train, query, serve, render and plot.",
+        epilog=examples(
+            "skeletonllm train recipes/demo.yaml",
+            "skeletonllm predict --model demo-output/model walk.bvh",
+            "skeletonllm render walk.bvh -o walk.gif",
+            "skeletonllm COMMAND --help                   # options and examples of one command",
+        ),
+        formatter_class=FORMATTER,
+    )
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    p.add_argument(
+        "--debug", action="store_true", help="show tracebacks instead of one-line errors"
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    real_add = sub.add_parser
+
+    def add_parser(name, **kw):  # every subcommand takes --debug and keeps its epilog's line breaks
+        kw.setdefault("formatter_class", FORMATTER)
+        kw["parents"] = [*kw.get("parents", []), debug]
+        return real_add(name, **kw)
+
+    sub.add_parser = add_parser
 
     t = sub.add_parser(
-        "train", help="train from a YAML config (single stage, or a staged recipe with 'stages:')"
+        "train",
+        help="train from a YAML config (single stage, or a staged recipe with 'stages:')",
+        description="Train from CONFIG and write a loss plot (loss.png) of its metrics at the end. "
+        "An output folder that already holds a run is refused unless --resume continues it.",
+        epilog=examples(
+            "skeletonllm train recipes/demo.yaml",
+            "skeletonllm train recipes/demo.yaml --resume   # continue an interrupted run",
+            "accelerate launch --num_processes 2 --cpu -m skeletonllm train run.yaml",
+        ),
     )
-    t.add_argument("config", help="YAML run config")
     t.add_argument(
-        "--resume", action="store_true", help="continue from the latest checkpoint in out_dir"
+        "config", type=existing_file, help="YAML run config or staged recipe (with 'stages:')"
     )
+    t.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the latest checkpoint in the output folder",
+    )
+    t.add_argument("--no-plot", action="store_true", help="do not write loss.png at the end")
     t.set_defaults(func=_cmd_train)
 
     pr = sub.add_parser(
-        "predict", help="answer a question about skeleton files of any supported format"
+        "predict",
+        help="answer a question about skeleton files of any supported format",
+        description="Answer QUESTION about each FILE with the model at --model: free text, or with "
+        "--candidates the most likely of the given answers (scored, as `serve` does).",
+        epilog=examples(
+            "skeletonllm predict --model demo-output/model walk.bvh",
+            "skeletonllm predict --model demo-output/model a.skeleton b.skeleton "
+            "--candidates 'wave,clap,kick' --json",
+        ),
     )
-    pr.add_argument("--model", required=True, help="checkpoint directory")
-    pr.add_argument("files", nargs="+", help="skeleton files (any format skelformats reads)")
-    pr.add_argument("--question", default="What action is the person performing?")
+    pr.add_argument(
+        "--model", required=True, type=existing_dir, metavar="CKPT", help="checkpoint directory"
+    )
+    pr.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        type=existing_file,
+        help="skeleton files (any format skelformats reads)",
+    )
+    pr.add_argument(
+        "--question",
+        default="What action is the person performing?",
+        help="the question asked about every file (default: %(default)r)",
+    )
+    pr.add_argument(
+        "--candidates",
+        type=_candidates,
+        default=None,
+        metavar="A,B,...",
+        help="comma-separated answers to choose from (closed set, scored by likelihood)",
+    )
+    pr.add_argument(
+        "--json", action="store_true", help="one JSON object per file (with candidate scores)"
+    )
     pr.add_argument("--format", default=None, help="force a reader (default: detect)")
-    pr.add_argument("--max-new-tokens", type=int, default=32)
-    pr.add_argument("--batch-size", type=int, default=8)
+    pr.add_argument(
+        "--max-new-tokens", type=positive_int, default=32, help="longest free-text answer (tokens)"
+    )
+    pr.add_argument("--batch-size", type=positive_int, default=8, help="files per forward pass")
     pr.set_defaults(func=_cmd_predict)
 
     _register_commands(sub)
@@ -90,21 +218,42 @@ def _register_commands(sub) -> None:
             mod.register(sub)
 
 
+def one_line(exc: BaseException) -> str:
+    """The message of an error on one line; unexpected types keep their name and point to --debug."""
+    from skelformats import SkelFormatError
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ValueError | OSError | SkelFormatError):
+        return text
+    return f"{type(exc).__name__}: {text} (--debug shows the traceback)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
-    try:
-        from skelformats import SkelFormatError
-    except ImportError:  # pragma: no cover - skelformats is a dependency
-        SkelFormatError = ValueError  # noqa: N806
+        print(f"{PROG}: error: choose a command", file=sys.stderr)
+        parser.print_usage(sys.stderr)
+        return 2
+    where = f"{PROG} {args.command}"
     try:
         return int(args.func(args) or 0)
-    except (ValueError, OSError, SkelFormatError) as exc:
-        print(f"skeletonllm {args.command}: error: {exc}", file=sys.stderr)
+    except UsageError as exc:
+        if args.debug:
+            raise
+        print(f"{where}: error: {exc}\n(see `{where} --help`)", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{where}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"{where}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -268,6 +268,15 @@ def _train_kwargs(doc: dict, st: dict) -> dict:
     kw = {k: v for k, v in (doc.get("defaults") or {}).items() if k in _TRAIN_KEYS}
     kw.update({k: st[k] for k in _TRAIN_KEYS if k in st})
     kw.setdefault("seed", doc.get("seed", 0))
+    # YAML 1.1 reads `1e-4` (no dot) as a string; the single-stage path converts these too.
+    for k in ("lr", "weight_decay", "max_grad_norm"):
+        if kw.get(k) is not None:
+            try:
+                kw[k] = float(kw[k])
+            except (TypeError, ValueError):
+                raise RecipeError(
+                    f"{doc['_path']}: stage {st['name']!r}: {k} must be a number, got {kw[k]!r}"
+                ) from None
     return kw
 
 

@@ -142,8 +142,25 @@ def train_kwargs(spec: dict, base_dir: Path = Path("."), *, source: str = "confi
     )
     for k in ("lr", "weight_decay", "max_grad_norm"):
         if k in train and train[k] is not None:
-            train[k] = float(train[k])
+            try:
+                train[k] = float(train[k])
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"{source}: train.{k} must be a number, got {train[k]!r}"
+                ) from None
     return train
+
+
+def refuse_earlier_run(out_dir: str | os.PathLike) -> None:
+    """Raise ConfigError when ``out_dir`` already holds a run: training again without ``--resume``
+    would silently mix two runs' checkpoints and metrics (staged recipes refuse the same way)."""
+    out = Path(out_dir)
+    found = [n for n in ("checkpoints", "metrics.jsonl", "model") if (out / n).exists()]
+    if found:
+        raise ConfigError(
+            f"{out}: holds an earlier run ({', '.join(found)}); pass --resume to continue it "
+            "or remove the folder"
+        )
 
 
 def train_from_config(path: str | os.PathLike, *, resume: bool = False):
@@ -154,7 +171,9 @@ def train_from_config(path: str | os.PathLike, *, resume: bool = False):
     spec = load_yaml(path)
     base = path.parent
     kwargs = train_kwargs(spec, base, source=str(path))
+    kwargs["resume"] = resume or bool(kwargs.get("resume", False))
+    if not kwargs["resume"]:
+        refuse_earlier_run(kwargs["out_dir"])
     model = build_model(spec, base, source=str(path))
     records = build_records(spec, base, source=str(path))
-    kwargs["resume"] = resume or bool(kwargs.get("resume", False))
     return train_stage(model, records, **kwargs)

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ._common import existing_file, positive_int
+
 
 def _kv(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
@@ -23,8 +25,12 @@ def register(subparsers) -> None:
         help="write teacher rationales for a dataset to JSONL (resumable)",
         description="Write a step-by-step rationale per labelled sample to OUT (JSONL). Samples already in "
         "OUT (by id) are skipped, so an interrupted run continues where it stopped.",
+        epilog="examples:\n"
+        "  skeletonllm distill --synth 4 --out rationales.jsonl\n"
+        "  skeletonllm distill --manifest train.jsonl --teacher openai "
+        "--teacher-arg base_url=http://127.0.0.1:8000/v1 --out rationales.jsonl",
     )
-    p.add_argument("--out", required=True, help="output JSONL file (appended to)")
+    p.add_argument("-o", "--out", required=True, help="output JSONL file (appended to)")
     p.add_argument(
         "--teacher", default="kinematic", help="teacher name (kinematic, openai, hf, ...)"
     )
@@ -39,13 +45,15 @@ def register(subparsers) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--synth",
-        type=int,
+        type=positive_int,
         metavar="PER_CLASS",
         default=None,
         help="the synthetic suite with PER_CLASS samples per action (default: 4)",
     )
     src.add_argument(
-        "--manifest", help='JSONL of {"id", "path", "label"} lines naming skeleton files'
+        "--manifest",
+        type=existing_file,
+        help='JSONL of {"id", "path", "label"} lines naming skeleton files',
     )
     p.add_argument(
         "--actions", default=None, help="comma-separated synthetic actions (default: all)"
@@ -53,8 +61,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--layouts", default="ntu25", help="comma-separated layouts for the synthetic suite"
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic suite")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="samples per teacher call")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 

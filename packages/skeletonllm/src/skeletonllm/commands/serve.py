@@ -9,6 +9,9 @@ def register(subparsers) -> None:
         help="serve a checkpoint at an OpenAI-compatible /v1/chat/completions endpoint",
         description="Serve CKPT over HTTP. Send the question as text and the skeleton as a 'skeleton' "
         "content part (joints + layout name) or a base64 'file' part in any format skelformats reads.",
+        epilog="examples:\n"
+        "  skeletonllm serve --model demo-output/model --port 8000\n"
+        "  curl -s localhost:8000/v1/models",
     )
     p.add_argument("--model", required=True, help="checkpoint directory (save_pretrained output)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
