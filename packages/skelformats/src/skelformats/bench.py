@@ -21,25 +21,38 @@ from pathlib import Path
 
 import numpy as np
 
-from .convert import conversion_plan, convert
+from .convert import DERIVATIONS, convert
 from .errors import SkelFormatWarning
-from .formats.bvh import BvhFile, _tokens_hierarchy, bvh_layout
+from .formats.bvh import guess_canonical
 from .registry import get_layout, load
 
 
 # ------------------------------------------------------------------------------------ pure-Python reference
-def _plan_rows(src, dst):
-    plan = conversion_plan(src, dst)
-    m = plan.matrix
-    return [
-        list(
-            zip(
-                m.indices[m.indptr[j] : m.indptr[j + 1]].tolist(),
-                m.data[m.indptr[j] : m.indptr[j + 1]].tolist(),
-            )
-        )
-        for j in range(m.shape[0])
-    ]
+# The reference shares no conversion or parsing code with the library: it reads the canonical names of
+# the joints and the DERIVATIONS table (data), resolves each target joint by name, parses BVH text itself
+# and runs forward kinematics joint by joint. Only BVH rig names -> canonical names (guess_canonical, a
+# naming table) is shared; test_bench.py checks joints computed by hand against both.
+def _recipes(src_canonical, dst_canonical):
+    """Per target joint: [(source joint index, weight), ...], [] when the target cannot be obtained."""
+    have: dict[str, dict[int, float]] = {}
+    for i, name in enumerate(src_canonical):
+        if name is not None and name not in have:
+            have[name] = {i: 1.0}
+    # DERIVATIONS as documented: passes over the table in order until nothing changes; a target takes its
+    # first alternative whose sources are known, and is known from then on (it may feed later rules).
+    grew = True
+    while grew:
+        grew = False
+        for target, alternatives in DERIVATIONS.items():
+            ready = [alt for alt in alternatives if target not in have and set(alt) <= set(have)]
+            if ready:
+                mix: dict[int, float] = {}
+                for name, w in ready[0].items():
+                    for i, v in have[name].items():
+                        mix[i] = mix.get(i, 0.0) + w * v
+                have[target] = mix
+                grew = True
+    return [sorted(have[c].items()) if c in have else [] for c in dst_canonical]
 
 
 def _convert_frame(rows, frame):
@@ -77,40 +90,72 @@ def _axis(ax, deg):
     return [[c, -s, 0], [s, c, 0], [0, 0, 1]]
 
 
-def reference_bvh(path: Path, rows_for):
-    text = path.read_text()
-    joints, pos = _tokens_hierarchy(text, path)
-    lines = text[pos:].strip().splitlines()
+def parse_bvh_minimal(text: str):
+    """Joints as dicts (name, parent, offset, channels, end) in file order, and the MOTION lines."""
+    head, motion = text.split("MOTION", 1)
+    tokens = head.split()[1:]  # after HIERARCHY
+    joints, stack, k = [], [], 0
+    while k < len(tokens):
+        t = tokens[k]
+        if t in ("ROOT", "JOINT", "End"):
+            joints.append(
+                dict(
+                    name=tokens[k + 1],
+                    parent=stack[-1] if stack else -1,
+                    offset=[0.0, 0.0, 0.0],
+                    channels=[],
+                    end=t == "End",
+                )
+            )
+            k += 2
+        elif t == "{":
+            stack.append(len(joints) - 1)
+            k += 1
+        elif t == "}":
+            stack.pop()
+            k += 1
+        elif t == "OFFSET":
+            joints[stack[-1]]["offset"] = [float(v) for v in tokens[k + 1 : k + 4]]
+            k += 4
+        elif t == "CHANNELS":
+            n = int(tokens[k + 1])
+            joints[stack[-1]]["channels"] = tokens[k + 2 : k + 2 + n]
+            k += 2 + n
+        else:
+            raise ValueError(f"unexpected BVH token {t!r}")
+    lines = motion.strip().splitlines()
     frames = int(lines[0].split(":")[1])
-    layout, keep = bvh_layout(
-        BvhFile(joints, 1.0, np.zeros((0, 0)))
-    )  # hierarchy -> layout: setup, not per frame
-    keep = keep.tolist()
-    rows = rows_for(layout)
+    return joints, lines[2 : 2 + frames]
+
+
+def reference_bvh(path: Path, dst):
+    joints, lines = parse_bvh_minimal(path.read_text())
+    keep = [j for j, joint in enumerate(joints) if not joint["end"]]
+    rows = _recipes(guess_canonical([joints[j]["name"] for j in keep]), dst.canonical)
     out = []
-    for line in lines[2 : 2 + frames]:
+    for line in lines:
         vals = [float(v) for v in line.split()]
         k = 0
         gpos, grot = [None] * len(joints), [None] * len(joints)
         for j, joint in enumerate(joints):
-            t = list(joint.offset)
+            t = list(joint["offset"])
             R = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
-            for ch in joint.channels:
+            for ch in joint["channels"]:
                 v = vals[k]
                 k += 1
                 if ch.endswith("position"):
                     t["XYZ".index(ch[0])] += v
                 else:
                     R = _matmul(R, _axis(ch[0], v))
-            if joint.parent < 0:
+            if joint["parent"] < 0:
                 gpos[j], grot[j] = t, R
             else:
-                P, pp = grot[joint.parent], gpos[joint.parent]
+                P, pp = grot[joint["parent"]], gpos[joint["parent"]]
                 gpos[j] = [
                     pp[i] + P[i][0] * t[0] + P[i][1] * t[1] + P[i][2] * t[2] for i in range(3)
                 ]
                 grot[j] = _matmul(P, R)
-        out.append(_convert_frame(rows, [gpos[i] for i in keep]))
+        out.append(_convert_frame(rows, [gpos[j] for j in keep]))
     return out
 
 
@@ -140,7 +185,6 @@ def run(
         raise SystemExit(f"no NW-UCLA or CMU BVH files under {data_dir}")
     dst = get_layout(to)
     results = {}
-    layouts_cache = {}
 
     def lib(files):
         frames, outs = 0, []
@@ -153,17 +197,12 @@ def run(
         return frames, outs
 
     def ref_nw(files):
-        rows = _plan_rows(get_layout("kinect_v1_20"), dst)
+        rows = _recipes(get_layout("kinect_v1_20").canonical, dst.canonical)
         return [reference_nwucla(f, rows) for f in files]
-
-    def rows_for(layout):
-        if layout not in layouts_cache:
-            layouts_cache[layout] = _plan_rows(layout, dst)
-        return layouts_cache[layout]
 
     for name, files, ref in (
         ("NW-UCLA json", nw, ref_nw),
-        ("CMU bvh", bvh, lambda fs: [reference_bvh(f, rows_for) for f in fs]),
+        ("CMU bvh", bvh, lambda fs: [reference_bvh(f, dst) for f in fs]),
     ):
         if not files:
             continue
