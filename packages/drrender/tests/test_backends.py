@@ -59,10 +59,43 @@ def test_kernel_is_cached_in_torch_extensions_dir(cpp_backend):
     assert path.exists() and path.parent.parent == Path(root)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_uses_torch_backend():
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_cuda_matches_reference(backend):
     joints = motion("ntu25", 2)
     _, edges = LAYOUTS["ntu25"]
-    out = drrender.render(joints.cuda(), edges, size=(32, 32))
+    out = drrender.render(joints.cuda(), edges, size=(32, 32), backend=backend)
     ref = drrender.reference.render(joints, edges, size=(32, 32))
-    assert (out.cpu() - ref).abs().max() < 1e-4
+    assert out.is_cuda and (out.cpu() - ref).abs().max() < 1e-4
+
+
+_TEAM_SCRIPT = """
+import os, sys, torch
+torch.set_num_threads(2)
+x = torch.rand(4_000_000)
+(x * 2).sum()  # a parallel torch op: starts torch's intra-op (OpenMP) workers
+torch_threads = set(os.listdir("/proc/self/task"))
+from drrender import _cpp
+lib = _cpp.load()
+assert lib is not None, _cpp.error()
+tids = torch.zeros(8, dtype=torch.int64)
+lib.drr_team_tids(8, 2, tids.data_ptr())
+used = {str(t) for t in tids.tolist()}
+print(len(used), int(used <= torch_threads))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_kernel_runs_on_torchs_intra_op_threads(cpp_backend):
+    """The kernel's frames run on threads torch started before the kernel was loaded: its own pool."""
+    import subprocess
+    import sys
+
+    if not _cpp.uses_torch_threads():
+        pytest.skip("kernel built without OpenMP: frames run on threads of its own")
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    out = subprocess.run(
+        [sys.executable, "-c", _TEAM_SCRIPT], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "1"]  # two threads, both torch's

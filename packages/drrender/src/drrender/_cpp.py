@@ -1,7 +1,10 @@
 """Build-on-first-use of the C++ rasteriser kernel (``_kernels/raster.cpp``).
 
 The kernel has a plain C ABI and includes no torch headers, so one ``c++ -O3`` call builds it in
-about a second; it is loaded with ctypes. The shared object is cached in the torch extensions directory
+about a second; it is loaded with ctypes. It is built with ``-fopenmp`` and so needs ``libgomp.so.1``,
+which the dynamic loader resolves to the copy torch has already loaded: the kernel's parallel loop runs
+on torch's own intra-op threads (the OpenMP pool) instead of on threads that would contend with them. A
+compiler without OpenMP gets a build whose frames run on threads of the kernel's own. The shared object is cached in the torch extensions directory
 (``$TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``) under a name keyed by the source hash, and is
 written atomically so that concurrent processes never load a half-written file. Nothing is compiled at
 install time; without a compiler :func:`load` returns None and the pure-torch path is used.
@@ -60,6 +63,9 @@ _FLAGS = [
     "-fno-trapping-math",
 ]
 _NATIVE = ["-march=native"]
+_OPENMP = ["-fopenmp"]
+#: Tried in order; the first that compiles is kept.
+_VARIANTS = (_OPENMP + _NATIVE, _OPENMP, _NATIVE, [])
 
 
 def _cpu_fingerprint() -> str:
@@ -79,7 +85,13 @@ def _cpu_fingerprint() -> str:
 def library_path() -> Path:
     src = _source()
     ident = "\n".join(
-        [src, sys.platform, _compiler() or "", " ".join(_FLAGS + _NATIVE), _cpu_fingerprint()]
+        [
+            src,
+            sys.platform,
+            _compiler() or "",
+            " ".join(_FLAGS + _NATIVE + _OPENMP),
+            _cpu_fingerprint(),
+        ]
     )
     key = hashlib.sha256(ident.encode()).hexdigest()[:16]
     return build_dir() / f"drrender_raster_{key}.so"
@@ -94,11 +106,11 @@ def _build(path: Path) -> None:
         src = Path(tmp) / "raster.cpp"
         src.write_text(_source())
         out = Path(tmp) / path.name
-        cmd = [cxx, *_FLAGS, *_NATIVE, str(src), "-o", str(out)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:  # a compiler without -march=native still gets a portable build
-            cmd = [cxx, *_FLAGS, str(src), "-o", str(out)]
+        for extra in _VARIANTS:  # a compiler without OpenMP or -march=native still gets a build
+            cmd = [cxx, *_FLAGS, *extra, str(src), "-o", str(out)]
             proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode == 0:
+                break
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
         os.replace(out, path)
@@ -113,6 +125,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         bwd = getattr(lib, f"drr_backward_{suffix}")
         bwd.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, i32, i32, dbl, dbl, i32, ptr, ptr, ptr]
         bwd.restype = None
+    lib.drr_team_tids.argtypes = [i64, i32, ptr]
+    lib.drr_team_tids.restype = None
 
 
 def load() -> ctypes.CDLL | None:
@@ -129,12 +143,18 @@ def load() -> ctypes.CDLL | None:
                 _build(path)
             lib = ctypes.CDLL(str(path))
             _declare(lib)
-            if lib.drr_abi_version() != 2:
+            if lib.drr_abi_version() != 3:
                 raise RuntimeError(f"{path}: unexpected kernel ABI version")
             _lib = lib
         except Exception as exc:  # any failure means: use the torch fallback
             _error = f"{type(exc).__name__}: {exc}"
     return _lib
+
+
+def uses_torch_threads() -> bool:
+    """Whether the loaded kernel runs its frames on an OpenMP team, i.e. torch's intra-op pool."""
+    lib = load()
+    return bool(lib is not None and lib.drr_openmp())
 
 
 def error() -> str | None:

@@ -17,9 +17,12 @@ resident set size during the call: freed heap memory is first returned to the OS
 kernel's high-water mark (``VmHWM`` in ``/proc/self/status``) is reset through ``/proc/self/clear_refs``,
 and the resident size before the call is subtracted from the high-water mark after it. It counts every
 allocation (torch, numpy, matplotlib, the C++ kernel's buffers) including the returned images. Timings are the best of several runs after a warm-up run, taken round-robin over the methods so that all
-see the same machine load. Unless ``--spin`` is given (or ``OMP_WAIT_POLICY`` is set), the benchmark
-restarts itself with ``OMP_WAIT_POLICY=PASSIVE``: torch's OpenMP workers otherwise busy-wait after each
-parallel op, which on a loaded 2-core machine takes the cores away from the code being measured.
+see the same machine load. It runs in the environment it is given, like a user's process; ``--passive``
+restarts it with ``OMP_WAIT_POLICY=PASSIVE`` (torch's OpenMP workers sleep instead of busy-waiting after
+each parallel op) for comparison.
+
+``--gpu`` instead renders on CUDA at 224x224 (batch 8 x 32) and reports frames/s of the Triton kernel
+against the torch backend on the same frames in the same run.
 """
 
 from __future__ import annotations
@@ -425,6 +428,65 @@ def _draction_step_ms(repeats: int) -> float:
     return best * 1e3
 
 
+def run_gpu(size=224, batch=8, frames=32, repeats=5, log=print) -> dict:
+    """CUDA: frames/s of the triton backend against the torch backend, same frames, same run."""
+    from . import _triton
+
+    if not torch.cuda.is_available():
+        log("no CUDA device: the GPU benchmark (triton vs torch backend) needs one")
+        return {}
+    if not _triton.installed():
+        log("triton is not installed: the GPU benchmark compares its kernel with the torch backend")
+        return {}
+    dev = torch.device("cuda")
+    joints = torch.from_numpy(skeleton_motion(batch, frames)).to(dev)
+    edges = torch.tensor(NTU25_EDGES, device=dev)
+    S = (size, size)
+    cam = fit_camera(joints, S)
+    N = batch * frames
+    log(
+        f"drrender {__version__} GPU benchmark ({torch.cuda.get_device_name(dev)}): {batch} x {frames} "
+        f"frames of a 25-joint skeleton at {size}x{size}, float32, best of {repeats} after a warm-up"
+    )
+
+    def case(backend, grad):
+        def fn():
+            j = joints.clone().requires_grad_(grad)
+            with torch.set_grad_enabled(grad):
+                out = render(j, edges, size=S, camera=cam, backend=backend)
+                if grad:
+                    out.mean().backward()
+            torch.cuda.synchronize()
+
+        return fn
+
+    cases = [
+        dict(name=b, key=k, fn=case(b, k == "fwd_bwd_fps"), frames=N)
+        for b in ("triton", "torch")
+        for k in ("fwd_fps", "fwd_bwd_fps")
+    ]
+    time_cases(cases, repeats)
+    res: dict[str, dict] = {}
+    for c in cases:
+        res.setdefault(c["name"], {})[c["key"]] = c["frames"] / c["time"]
+    for name, r in res.items():
+        log(
+            f"  {name:8s} forward {r['fwd_fps']:10.1f} frames/s   forward+backward {r['fwd_bwd_fps']:10.1f}"
+        )
+    for key in ("fwd_fps", "fwd_bwd_fps"):
+        ratio = res["triton"][key] / res["torch"][key]
+        log(
+            f"  triton / torch {key:12s}: {ratio:6.1f}x  (target >= 10x: {'met' if ratio >= 10 else 'NOT met'})"
+        )
+    return {
+        "device": torch.cuda.get_device_name(dev),
+        "size": size,
+        "batch": batch,
+        "frames": frames,
+        **res,
+    }
+
+
 def _per_frame_camera(cam, batch, frames):
     from .camera import Camera
 
@@ -538,22 +600,31 @@ def main(argv=None) -> int:
         "--json", type=Path, default=None, help="also write the results to this JSON file"
     )
     p.add_argument(
-        "--spin",
+        "--passive",
         action="store_true",
-        help="keep OpenMP's default busy-waiting instead of re-running with OMP_WAIT_POLICY=PASSIVE",
+        help="re-run with OMP_WAIT_POLICY=PASSIVE (torch's OpenMP workers sleep instead of spinning)",
+    )
+    p.add_argument(
+        "--gpu",
+        action="store_true",
+        help="CUDA: Triton kernel vs torch backend at 224x224 (default sizes), batch 8 x 32",
     )
     p.add_argument("--version", action="version", version=f"drrender {__version__}")
     args = p.parse_args(argv)
-    if argv is None and not args.spin and "OMP_WAIT_POLICY" not in os.environ:
-        # torch's OpenMP workers busy-wait after every parallel op; on a small machine shared with other
-        # work they then steal the cores the measured code needs. The policy is read when the OpenMP
-        # runtime starts (already done: torch is imported), so the benchmark restarts itself with it.
+    if args.passive and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        # The policy is read when the OpenMP runtime starts (already done: torch is imported), so the
+        # benchmark restarts itself with it.
         env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-        os.execve(sys.executable, [sys.executable, "-m", "drrender.bench", *sys.argv[1:]], env)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        os.execve(sys.executable, [sys.executable, "-m", "drrender.bench", *argv], env)
     batch = args.batch or (2 if args.quick else 8)
     frames = args.frames or (16 if args.quick else 32)
     repeats = args.repeats or (1 if args.quick else 5)
-    res = run(tuple(args.sizes), batch, frames, args.threads, repeats, args.quick)
+    if args.gpu:
+        size = args.sizes[0] if args.sizes != p.get_default("sizes") else 224
+        res = run_gpu(size, batch, frames, repeats)
+    else:
+        res = run(tuple(args.sizes), batch, frames, args.threads, repeats, args.quick)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_suffix(".tmp")

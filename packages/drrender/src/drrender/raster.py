@@ -6,10 +6,11 @@ covers: only the pixels inside its support are visited (C++: per-row spans of th
 list of (primitive, pixel) pairs inside bounding boxes). :class:`Rasterize` is a custom autograd function
 whose backward recomputes coverage from ``prims`` instead of keeping per-primitive images.
 
-Backends: ``"cpp"`` (vectorised, multi-threaded C++ kernel built on first use, CPU tensors),
-``"torch"`` (vectorised pure torch, any device) and ``"reference"`` (dense, :mod:`drrender.reference`). ``"auto"`` picks ``cpp`` when it
-is available for the tensors and ``torch`` otherwise. The environment variable ``DRRENDER_BACKEND``
-sets the default.
+Backends: ``"cpp"`` (vectorised C++ kernel built on first use, on torch's CPU threads, CPU tensors),
+``"triton"`` (Triton kernel, CUDA tensors; CPU tensors only in Triton's interpreter), ``"torch"``
+(vectorised pure torch, any device) and ``"reference"`` (dense, :mod:`drrender.reference`). ``"auto"``
+picks ``cpp`` for CPU tensors and ``triton`` for CUDA tensors when they are available, ``torch``
+otherwise. The environment variable ``DRRENDER_BACKEND`` sets the default.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import warnings
 import torch
 from torch import Tensor
 
-from . import _cpp
+from . import _cpp, _triton
 from ._constants import ALPHA_MAX, DEGENERATE_EPS2, DIST_EPS2, LOGIT_EPS, SUPPORT_EPS
 
-BACKENDS = ("auto", "cpp", "torch", "reference")
+BACKENDS = ("auto", "cpp", "triton", "torch", "reference")
 _warned = False
 
 
@@ -52,7 +53,17 @@ def resolve_backend(backend: str | None, device: torch.device) -> str:
                 f"drrender: cpp backend requested but the kernel could not be built: {_cpp.error()}"
             )
         return "cpp"
+    if name == "triton":
+        if not _triton.usable(device):
+            raise RuntimeError(
+                "drrender: the triton backend needs triton installed and CUDA tensors (CPU tensors "
+                f"only with TRITON_INTERPRET=1); got device {device}, triton "
+                f"{'installed' if _triton.installed() else 'not installed'}"
+            )
+        return "triton"
     if name == "auto":
+        if device.type == "cuda" and _triton.usable(device):
+            return "triton"
         if device.type == "cpu":
             if cpp_available():
                 return "cpp"
@@ -264,7 +275,11 @@ def _cpp_backward(prims, colors, bg, grad_out, H, W, s, g):
     return g_prims, g_col, g_bg
 
 
-_IMPL = {"torch": (_torch_forward, _torch_backward), "cpp": (_cpp_forward, _cpp_backward)}
+_IMPL = {
+    "torch": (_torch_forward, _torch_backward),
+    "cpp": (_cpp_forward, _cpp_backward),
+    "triton": (_triton.forward, _triton.backward),
+}
 
 
 class Rasterize(torch.autograd.Function):
@@ -283,9 +298,9 @@ class Rasterize(torch.autograd.Function):
     def backward(ctx, grad_out):
         prims, colors, background = ctx.saved_tensors
         H, W, s, g, backend = ctx.args
-        # The C++ kernel reads any strides (a mean/sum loss gives an expanded scalar, not worth
+        # The kernels read any strides (a mean/sum loss gives an expanded scalar, not worth
         # materialising as a full image); the torch path wants a dense tensor.
-        if backend != "cpp":
+        if backend == "torch":
             grad_out = grad_out.contiguous()
         g_prims, g_col, g_bg = _IMPL[backend][1](prims, colors, background, grad_out, H, W, s, g)
         return g_prims, g_col, g_bg, None, None, None, None, None
@@ -308,7 +323,7 @@ def rasterize(
             "rasterize: the reference backend renders scenes, use drrender.reference.render"
         )
     dtype = torch.promote_types(torch.promote_types(prims.dtype, colors.dtype), background.dtype)
-    if backend == "cpp" and dtype not in (torch.float32, torch.float64):
+    if backend in ("cpp", "triton") and dtype not in (torch.float32, torch.float64):
         dtype = torch.float32
     prims, colors, background = prims.to(dtype), colors.to(dtype), background.to(dtype)
     H, W = size

@@ -105,7 +105,8 @@ def render(
         background: scalar or ``(3,)`` / ``(..., 3)`` colour.
         sharpness: edge steepness per pixel; large values approach a hard z-buffer rasteriser.
         depth_gain: weight of depth against image distance in the soft z-buffer (per unit sharpness).
-        backend: ``"auto"`` (default, or ``$DRRENDER_BACKEND``), ``"cpp"``, ``"torch"`` or ``"reference"``.
+        backend: ``"auto"`` (default, or ``$DRRENDER_BACKEND``), ``"cpp"``, ``"triton"``, ``"torch"`` or
+            ``"reference"``.
 
     Returns:
         ``(..., T, 3, H, W)`` in [0, 1] (leading dims broadcast with the camera's), differentiable w.r.t.

@@ -1,4 +1,4 @@
-// Soft capsule rasteriser: forward and recomputing backward, frames spread over a few threads.
+// Soft capsule rasteriser: forward and recomputing backward, frames spread over torch's threads.
 // Plain C ABI (called through ctypes) so that it compiles in about a second without torch headers.
 // Must compute exactly the function of drrender/reference.py; see that module for the image model.
 //
@@ -8,13 +8,19 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <thread>
 #include <vector>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 #if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #endif
 
@@ -275,8 +281,10 @@ void accumulate(const T* prims, const T* colors, int64_t P, int H, int W, T s, T
 }
 
 // Runs body(n, state) for every frame n in [0, N) on `threads` threads pulling frames from a shared
-// counter. Plain std::thread with blocking joins: unlike an OpenMP team, idle threads never spin, which
-// matters on small machines shared with other work.
+// counter. Built with OpenMP, the team is torch's own intra-op pool: the library links libgomp.so.1,
+// which the dynamic loader resolves to the copy torch has already loaded, so the frames run on the
+// workers torch just used (and that are still spinning after its last op) instead of on new threads
+// that would have to take the cores from them. Without OpenMP: std::thread with blocking joins.
 template <typename State, typename F>
 void parallel_frames(int64_t N, int threads, F&& body) {
   std::atomic<int64_t> next(0);
@@ -285,10 +293,16 @@ void parallel_frames(int64_t N, int threads, F&& body) {
     for (int64_t n = next.fetch_add(1); n < N; n = next.fetch_add(1)) body(n, st);
   };
   const int nt = (int)std::max<int64_t>(1, std::min<int64_t>(threads, N));
+  if (nt == 1) return work();
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(nt)
+  work();
+#else
   std::vector<std::thread> pool;
   for (int i = 1; i < nt; ++i) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
+#endif
 }
 
 // Large fresh outputs are first touched here; asking for transparent huge pages turns ~500 page faults
@@ -430,7 +444,31 @@ void backward(const T* prims, const T* colors, const T* bg, const T* grad_out, c
 
 extern "C" {
 
-int drr_abi_version() { return 2; }
+int drr_abi_version() { return 3; }
+
+// Whether frames run on an OpenMP team (torch's pool) rather than on threads of the kernel's own.
+int drr_openmp() {
+#if defined(_OPENMP)
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+// Kernel threads of the team parallel_frames uses for `threads` threads and N frames (each frame sleeps
+// a little so that every member takes one); writes min(N, 64) Linux thread ids, or -1 elsewhere.
+void drr_team_tids(int64_t N, int threads, int64_t* tids) {
+  struct None {};
+  const int64_t n = std::min<int64_t>(N, 64);
+  parallel_frames<None>(n, threads, [&](int64_t i, None&) {
+#if defined(__linux__)
+    tids[i] = (int64_t)syscall(SYS_gettid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+#else
+    tids[i] = -1;
+#endif
+  });
+}
 
 void drr_forward_f32(const float* prims, const float* colors, const float* bg, int64_t N, int64_t P, int H,
                      int W, double s, double g, int threads, float* out) {
