@@ -86,7 +86,13 @@ class Context:
             )
         key = (dataset, split, tuple(sorted(kw.items())))
         if key not in self._splits:
+            # a bar while the files are read
+            label = " ".join(
+                ["loading", dataset, split, *(f"{k}={v}" for k, v in key[2] if v is not None)]
+            )
+            self.tick(label, 0, 1)
             self._splits[key] = load_split(dataset, split, self.data_dir, **kw)
+            self.tick(label, 1, 1)
         return self._splits[key]
 
     def tick(self, label: str, done: int, total: int) -> None:

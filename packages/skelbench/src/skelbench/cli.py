@@ -1,50 +1,147 @@
-"""``skelbench`` command line: ``run``, ``list``, ``train-baseline``."""
+"""``skelbench`` command line: ``run``, ``list``, ``train-baseline``.
+
+Exit status: 0 done, 1 a failure (a model that does not load, a task that failed), 2 a usage error.
+Every argument is checked before a model or a dataset is loaded; errors are one line on stderr and
+``--debug`` shows the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import re
 import sys
 import time
 from pathlib import Path
 
 from skelbench import __version__
 
-KIND_NAMES = ("recognition", "captioning", "reasoning", "cross_format")
+PROG = "skelbench"
+
+
+class UsageError(ValueError):
+    """A command line that cannot work, found before any work starts: exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line first (then where to look), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
+
+
+class Formatter(argparse.HelpFormatter):
+    """Descriptions wrapped as usual; the examples epilog keeps its lines."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {x}" for x in lines)
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {v}")
+        return v
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0, got {text}")
+    return v
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="skelbench",
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
+    p = Parser(
+        prog=PROG,
         description="Benchmark a SkeletonLLM checkpoint on recognition, captioning, reasoning QA and "
         "cross-format transfer, with a GCN baseline trained in the same run.",
+        epilog=_examples(
+            "skelbench list",
+            "skelbench run --model demo-output/model -o bench",
+            "skelbench run --model demo-output/model --suite real --data-dir ../shared/data -o bench",
+            "skelbench COMMAND --help                    # options and examples of one command",
+        ),
+        formatter_class=Formatter,
     )
-    p.add_argument("--version", action="version", version=f"skelbench {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    p.add_argument(
+        "--debug", action="store_true", help="show tracebacks instead of one-line errors"
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    common = {"parents": [debug], "formatter_class": Formatter}
 
     r = sub.add_parser(
-        "run", help="evaluate a checkpoint and write results.json, report.md and plots"
+        "run",
+        help="evaluate a checkpoint and write results.json, report.md and plots",
+        description="Evaluate --model on the tasks of --suite (or --tasks) and write results.json, "
+        "report.md and plots/ to --out. Every argument is checked before the model is loaded.",
+        epilog=_examples(
+            "skelbench run --model demo-output/model -o bench",
+            "skelbench run --model demo-output/model --tasks recognition,reasoning --limit 20 -o quick",
+            "skelbench run --model demo-output/model --suite real --data-dir ../shared/data -o real",
+            "skelbench run --model demo-output/model --tasks utkinect/recognition "
+            "--data-dir ../shared/data -o utk",
+        ),
+        **common,
     )
     r.add_argument(
-        "--model", required=True, help="SkeletonLLM checkpoint directory (or a saved baseline)"
+        "--model",
+        required=True,
+        metavar="CKPT",
+        help="SkeletonLLM checkpoint directory (or a saved baseline)",
     )
-    r.add_argument("--suite", choices=("synth", "real", "all"), default="synth")
     r.add_argument(
-        "--data-dir", default=None, help="folder holding the real datasets (for --suite real/all)"
+        "--suite",
+        choices=("synth", "real", "all"),
+        default="synth",
+        help="synth (generated, no data needed), real (needs --data-dir) or all",
+    )
+    r.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"folder holding the real datasets (for --suite real/all; default ${{{_DATA_ENV}}})",
     )
     r.add_argument(
         "--tasks",
         default=None,
-        help="comma-separated task kinds (recognition,captioning,reasoning,cross_format) or task names",
+        help="comma-separated task kinds (recognition,captioning,reasoning,cross_format) or task "
+        "names (see `skelbench list`)",
     )
-    r.add_argument("--out", default="skelbench-output", help="output directory")
+    r.add_argument("-o", "--out", default="skelbench-output", help="output directory")
     r.add_argument(
-        "--limit", type=int, default=None, help="at most N test samples per task (class-balanced)"
+        "--limit",
+        type=_int_at_least(1),
+        default=None,
+        help="at most N test samples per task (class-balanced)",
     )
-    r.add_argument("--batch-size", type=int, default=8)
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument(
+        "--batch-size", type=_int_at_least(1), default=8, help="samples per model call (default 8)"
+    )
+    r.add_argument("--seed", type=int, default=0, help="seed of sampling and the baseline")
     r.add_argument(
         "--baseline-budget",
-        type=float,
+        type=_seconds,
         default=15.0,
         help="CPU seconds (process CPU time / torch threads) given to each GCN baseline "
         "training (default 15, sized for the demo)",
@@ -53,53 +150,141 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--no-robustness", action="store_true", help="skip the dropped-joint / noise figures"
     )
-    r.add_argument("--no-plots", action="store_true")
-    r.add_argument("--synth-test-per-class", type=int, default=None)
-    r.add_argument("--synth-train-per-class", type=int, default=None)
+    r.add_argument("--no-plots", action="store_true", help="write no PNG figures")
+    r.add_argument(
+        "--synth-test-per-class",
+        type=_int_at_least(1),
+        default=None,
+        help="synthetic test sequences per class",
+    )
+    r.add_argument(
+        "--synth-train-per-class",
+        type=_int_at_least(1),
+        default=None,
+        help="synthetic training sequences per class (baseline)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument(
         "--threads",
-        type=int,
+        type=_int_at_least(1),
         default=1,
         help="torch CPU threads per process (default 1: the tiny models are dominated by "
         "threading overhead, and shared cores make extra threads spin)",
     )
 
-    sub.add_parser("list", help="list tasks and suites")
+    sub.add_parser(
+        "list",
+        help="list tasks and suites",
+        epilog=_examples("skelbench list"),
+        **common,
+    )
 
     t = sub.add_parser(
-        "train-baseline", help="train the GCN baseline on a dataset's training split"
+        "train-baseline",
+        help="train the GCN baseline on a dataset's training split",
+        epilog=_examples(
+            "skelbench train-baseline --dataset synth --budget 30 -o gcn-synth",
+            "skelbench train-baseline --dataset utkinect --data-dir ../shared/data -o gcn-utk",
+        ),
+        **common,
     )
     t.add_argument(
         "--dataset", default="synth", help="synth or a real dataset name (see `skelbench list`)"
     )
-    t.add_argument("--data-dir", default=None)
-    t.add_argument("--budget", type=float, default=60.0, help="CPU seconds of training")
+    t.add_argument("--data-dir", default=None, help="folder holding the real datasets")
+    t.add_argument("--budget", type=_seconds, default=60.0, help="CPU seconds of training")
     t.add_argument(
         "--layout",
         default="ntu25",
         help="layout every 3D input is converted to (2D data uses coco17)",
     )
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    t.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batches")
     t.add_argument(
-        "--out", required=True, help="directory for baseline.safetensors + baseline.json"
+        "--threads", type=_int_at_least(1), default=1, help="torch CPU threads (default 1)"
+    )
+    t.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        help="directory for baseline.safetensors + baseline.json",
     )
     return p
 
 
+_DATA_ENV = "SKEL_DATA_DIR"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_out(out: str) -> None:
+    """``out`` can be created as a folder: not a file, under a writable existing folder."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder")
+    probe = p
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise UsageError(f"--out {out}: {probe} is a file, not a folder")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: {probe} is not writable")
+
+
+def _check_data_dir(data_dir: str | None, why: str) -> None:
+    if data_dir is None:
+        if not os.environ.get(_DATA_ENV):
+            raise UsageError(
+                f"{why} needs --data-dir (the folder of the real datasets) or ${_DATA_ENV}"
+            )
+        return
+    if not Path(data_dir).is_dir():
+        raise UsageError(f"--data-dir {data_dir}: folder not found")
+
+
 def _split_tasks(arg: str | None):
+    """(names, kinds) of ``--tasks``; unknown kinds or names are usage errors."""
+    from skelbench.tasks import KINDS, get_task, list_tasks
+
     if not arg:
         return None, None
     items = [x.strip() for x in arg.split(",") if x.strip()]
     names = [x for x in items if "/" in x]
     kinds = [x for x in items if "/" not in x]
-    bad = [k for k in kinds if k not in KIND_NAMES]
+    bad = [k for k in kinds if k not in KINDS]
     if bad:
-        raise SystemExit(
-            f"skelbench: unknown task kind(s) {bad}; choose from {', '.join(KIND_NAMES)}"
-        )
+        raise UsageError(f"--tasks: unknown task kind(s) {bad}; choose from {', '.join(KINDS)}")
+    for n in names:
+        try:
+            get_task(n)
+        except KeyError:
+            known = ", ".join(t.name for s in ("synth", "real") for t in list_tasks(s))
+            raise UsageError(f"--tasks: unknown task {n!r}; known: {known}") from None
     return (names or None), (kinds or None)
+
+
+def check_run(a) -> tuple[list[str] | None, list[str] | None]:
+    """Every usage error of ``skelbench run``, before anything heavy is loaded."""
+    model = Path(a.model)
+    if not model.exists():
+        raise UsageError(f"--model {a.model}: checkpoint directory not found")
+    if not model.is_dir():
+        raise UsageError(f"--model {a.model}: not a directory (give the checkpoint folder)")
+    names, kinds = _split_tasks(a.tasks)
+    real_named = names and any(not n.startswith("synth/") for n in names)
+    if a.suite in ("real", "all") and not names:
+        _check_data_dir(a.data_dir, f"--suite {a.suite}")
+    elif real_named:
+        _check_data_dir(a.data_dir, "a real-data task")
+    elif a.data_dir is not None:
+        _check_data_dir(a.data_dir, "")
+    _check_out(a.out)
+    return names, kinds
+
+
+# --------------------------------------------------------------------------- progress
 
 
 class _Progress:
@@ -116,11 +301,13 @@ class _Progress:
                 BarColumn,
                 MofNCompleteColumn,
                 Progress,
+                SpinnerColumn,
                 TextColumn,
                 TimeElapsedColumn,
             )
 
             self.bar = Progress(
+                SpinnerColumn(finished_text=" "),
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
@@ -137,8 +324,11 @@ class _Progress:
     def __call__(self, label: str, done: int, total: int) -> None:
         if self.bar is None:
             return
+        from rich.markup import escape
+
         if label not in self.ids:
-            self.ids[label] = self.bar.add_task(label, total=total or None)
+            # Labels hold brackets ("[drop10]") that rich would read as markup and drop.
+            self.ids[label] = self.bar.add_task(escape(label), total=total or None)
         if total:
             self.bar.update(self.ids[label], completed=done, total=total)
         else:
@@ -147,15 +337,16 @@ class _Progress:
 
 def print_table(doc: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from skelbench.report import summary_rows
 
-    table = Table(title=f"skelbench — {doc['model']['id']}", show_lines=False)
+    table = Table(title=escape(f"skelbench — {doc['model']['id']}"), show_lines=False)
     for col in ("task", "n", "system", "main", "detail"):
         table.add_column(col, overflow="fold")
     for r in summary_rows(doc):
-        table.add_row(r["task"], str(r["n"]), r["system"], r["main"], r["detail"])
+        table.add_row(*(escape(str(r[k])) for k in ("task", "n", "system", "main", "detail")))
     Console(width=160).print(table)
 
 
@@ -176,18 +367,23 @@ def _set_threads(n: int) -> None:
     torch.set_num_threads(max(1, n))
 
 
+# --------------------------------------------------------------------------- commands
+
+
 def cmd_run(a) -> int:
+    names, kinds = check_run(a)
     _quiet_loader_warnings()
     _set_threads(a.threads)
+    from skelbench import models
     from skelbench.api import Dist, evaluate
     from skelbench.report import write_run
 
-    names, kinds = _split_tasks(a.tasks)
+    model = models.load_model(a.model)  # a bad checkpoint fails here, in one line
     dist = Dist()
     t0 = time.perf_counter()
     with _Progress(enabled=not a.quiet and dist.main) as prog:
         doc = evaluate(
-            a.model,
+            model,
             names,
             suite=a.suite,
             kinds=kinds,
@@ -200,6 +396,7 @@ def cmd_run(a) -> int:
             robustness=not a.no_robustness,
             synth_test_per_class=a.synth_test_per_class,
             synth_train_per_class=a.synth_train_per_class,
+            model_path=a.model,
             progress=prog,
         )
     if doc is None:  # not rank 0
@@ -211,9 +408,18 @@ def cmd_run(a) -> int:
     )
     errors = [t["task"] for t in clean["tasks"] if t["status"] != "ok"]
     if errors:
-        print(f"skelbench: {len(errors)} task(s) failed: {', '.join(errors)}", file=sys.stderr)
+        print(f"{PROG}: {len(errors)} task(s) failed: {', '.join(errors)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _readable(protocol: str) -> str:
+    """A protocol template as prose: no raw ``{placeholders}`` (they are filled from the data)."""
+    text = protocol.replace(
+        "row {k} (train {tr} / test {te})",
+        "row k (default 0: train subjects 3,4,5,6,10 / test 1,2,7,8,9)",
+    )
+    return re.sub(r"\{(\w+)\}", r"\1", text)
 
 
 def cmd_list(a) -> int:
@@ -226,11 +432,14 @@ def cmd_list(a) -> int:
             print(f"  {t.name:42s} {t.kind:13s} {t.mode or '-':11s} {t.dataset}")
     print("datasets:")
     for k, v in PROTOCOLS.items():
-        print(f"  {k:14s} {v}")
+        print(f"  {k:14s} {_readable(v)}")
     return 0
 
 
 def cmd_train_baseline(a) -> int:
+    if a.dataset != "synth":
+        _check_data_dir(a.data_dir, f"--dataset {a.dataset}")
+    _check_out(a.out)
     _set_threads(a.threads)
     from skelbench.baseline import DEFAULT_LAYOUT_2D, train_baseline
     from skelbench.datasets import load_split
@@ -260,9 +469,45 @@ def cmd_train_baseline(a) -> int:
     return 0
 
 
+COMMANDS = {"run": cmd_run, "list": cmd_list, "train-baseline": cmd_train_baseline}
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of an error on one line; unexpected types keep their name and point to --debug."""
+    from skelformats import SkelFormatError
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ValueError | OSError | SkelFormatError):
+        return text
+    return f"{type(exc).__name__}: {text} (--debug shows the traceback)"
+
+
 def main(argv=None) -> int:
-    a = _parser().parse_args(argv)
-    return {"run": cmd_run, "list": cmd_list, "train-baseline": cmd_train_baseline}[a.command](a)
+    parser = _parser()
+    a = parser.parse_args(argv)
+    if a.command is None:
+        print(f"{PROG}: error: choose a command", file=sys.stderr)
+        parser.print_usage(sys.stderr)
+        return 2
+    where = f"{PROG} {a.command}"
+    try:
+        return COMMANDS[a.command](a)
+    except UsageError as exc:
+        if a.debug:
+            raise
+        print(f"{where}: error: {exc}\n(see `{where} --help`)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{where}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
+    except Exception as exc:
+        if a.debug:
+            raise
+        print(f"{where}: error: {one_line(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

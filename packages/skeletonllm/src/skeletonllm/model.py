@@ -461,6 +461,15 @@ class SkeletonLLM(nn.Module):
                 raise CheckpointError(
                     f"{adapter / 'adapter_config.json'}: missing file (config says LoRA is enabled)"
                 )
+            try:  # the adapter is rebuilt from config.json; a foreign or broken file means a mix-up
+                acfg = json.loads((adapter / "adapter_config.json").read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise CheckpointError(f"{adapter / 'adapter_config.json'}: not valid JSON") from exc
+            if not isinstance(acfg, dict) or acfg.get("peft_type") != "LORA":
+                raise CheckpointError(
+                    f"{adapter / 'adapter_config.json'}: not a LoRA adapter config "
+                    "(expected a JSON object with peft_type LORA)"
+                )
             if (path / "trained.safetensors").exists() or not (path / "backbone").is_dir():
                 trained = load_tensors(path / "trained.safetensors")
                 _load_state(model.backbone, trained, path / "trained.safetensors", strict=False)
@@ -498,6 +507,11 @@ class SkeletonLLM(nn.Module):
             raise CheckpointError(
                 f"{path / 'preprocessor_config.json'}: not valid JSON ({exc})"
             ) from exc
+        if not isinstance(proc, dict):
+            raise CheckpointError(
+                f"{path / 'preprocessor_config.json'}: expected a JSON object, got "
+                f"{type(proc).__name__}"
+            )
         bdir = path / "backbone"
         if base is None and bdir.is_dir():
             return backbones.Backbone(_hf_from_dir(bdir), tok, proc)
