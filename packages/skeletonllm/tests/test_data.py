@@ -97,3 +97,38 @@ def test_bad_raw_input_is_a_clear_error():
         prepare(RawSkeleton(np.zeros((4, 3)), [[0, 1]]))
     with pytest.raises(TypeError, match="expected a skelformats.Motion"):
         prepare("walk.bvh")
+
+
+def test_collator_augments_with_keys_only(model):
+    from skeletonllm.data import with_augment
+    from skelformats.augment import Augment
+
+    recs = synthetic_records(2, actions=["wave", "squat"], layouts=["ntu25"], seed=0)
+    aug = with_augment(recs, {"project": 1.0})
+    assert all(isinstance(r.augment, Augment) for r in aug) and recs[0].augment is None
+    col = model.collator()
+    plain = col(aug)  # evaluation path: no keys, the motion as recorded
+    assert [s.joints.shape[-1] for s in plain["samples"]] == [3, 3]
+    a = col(aug, keys=[(0, 0, 0), (0, 0, 1)])
+    b = col(aug, keys=[(0, 0, 0), (0, 0, 1)])
+    c = col(aug, keys=[(0, 1, 0), (0, 1, 1)])
+    assert [s.joints.shape[-1] for s in a["samples"]] == [2, 2]  # projected to 2D
+    for sa, sb, sc in zip(a["samples"], b["samples"], c["samples"]):
+        assert torch.equal(sa.joints, sb.joints)  # a pure function of (seed, epoch, index)
+        assert sa.joints.shape != sc.joints.shape or not torch.equal(sa.joints, sc.joints)
+    assert torch.equal(a["input_ids"], plain["input_ids"])  # text untouched
+    assert with_augment(recs, False)[0].augment is None
+    with pytest.raises(ValueError, match="2 records"):
+        col(aug, keys=[(0, 0, 0)])
+
+
+def test_trained_labels_are_recorded_in_the_config(tmp_path):
+    from skeletonllm import SkeletonLLMConfig
+    from skeletonllm.data import trained_labels
+
+    recs = synthetic_records(3, actions=["wave", "sit_down", "clap"], seed=0)
+    recs.append(InstructionRecord(recs[0].motion, "Describe.", "A person waves.", "captioning"))
+    assert trained_labels(recs, ("kick",)) == ("clap", "kick", "sit down", "wave")
+    cfg = SkeletonLLMConfig(trained_labels=["wave"])
+    cfg.save(tmp_path / "config.json")
+    assert SkeletonLLMConfig.load(tmp_path / "config.json").trained_labels == ("wave",)

@@ -141,6 +141,8 @@ def test_skipped_stages_train_nothing(tmp_path):
         ({"stages": []}, "non-empty"),
         ({"trainer": {}}, "unknown top-level"),
         ({"stages": [{"kind": "warmup"}]}, "steps"),
+        ({"augment": {"spin": 1.0}}, "unknown transform 'spin'"),
+        ({"augment": {"rotate": {"p": 2}}}, "probability"),
     ],
 )
 def test_invalid_recipes_name_the_file_and_problem(tmp_path, change, match):
@@ -148,6 +150,21 @@ def test_invalid_recipes_name_the_file_and_problem(tmp_path, change, match):
     with pytest.raises(RecipeError, match=match) as e:
         load_recipe(path)
     assert str(path) in str(e.value)
+
+
+def test_recognition_records_are_augmented_unless_turned_off(tmp_path):
+    from skeletonllm.distill import synthetic_samples
+    from skeletonllm.recipe import _stage_records
+
+    samples = synthetic_samples(1, actions=["wave", "clap"])
+    st = {"kind": "warmup", "name": "warmup"}
+    for augment, on in ((None, True), ({"project": 0.5}, True), (False, False)):
+        doc = {**MINI, "augment": augment}
+        records, _ = _stage_records("warmup", st, doc, None, samples, tmp_path, {})
+        assert [r.augment is not None for r in records] == [on, on]
+    doc = {**MINI, "augment": {"project": 0.5}}
+    records, _ = _stage_records("warmup", st, doc, None, samples, tmp_path, {})
+    assert records[0].augment.settings["project"]["p"] == 0.5
 
 
 def test_shipped_recipes_share_the_step_budget():

@@ -127,6 +127,64 @@ def test_resume_after_interruption_reproduces_uninterrupted_run(tmp_path):
     assert leftovers == []
 
 
+def test_training_applies_augmentation_and_resume_stays_exact(tmp_path):
+    from skeletonllm.data import with_augment
+
+    records = with_augment(
+        synthetic_records(6, actions=["wave", "squat", "walk"], seed=0),
+        {"project": 0.5, "crop": 1.0, "jitter": 1.0},
+    )
+    kw = dict(
+        steps=4,
+        batch_size=2,
+        seed=5,
+        lr=1e-2,
+        save_every=2,
+        progress=False,
+        save_model=False,
+        trainable=["renderer", "projector"],
+    )
+    seen = []
+
+    def spy(model, collate):
+        def call(recs, keys=None):
+            batch = collate(recs, keys=keys)
+            seen.append((keys, [tuple(s.joints.shape) for s in batch["samples"]]))
+            return batch
+
+        call.takes_keys = True
+        return call
+
+    full = tiny_model()
+    train_stage(
+        full, records, out_dir=tmp_path / "full", collate_fn=spy(full, full.collator()), **kw
+    )
+    assert full.config.trained_labels == ("squat", "walk", "wave")  # for honest zero-shot
+    # every record is seen with its (seed, epoch, index) key, and the data is augmented
+    pairs = [(k, shape) for ks, ss in seen for k, shape in zip(ks, ss)]
+    assert {k[0] for k, _ in pairs} == {5} and {k[1] for k, _ in pairs} == {0, 1}
+    assert {s[-1] for _, s in pairs} == {2, 3}  # projected half of the time
+    # the crop shortens sequences: some sample has fewer frames than its recorded motion
+    assert any(s[0] < records[k[2]].motion.num_frames for k, s in pairs)
+
+    calls = {"n": 0}
+
+    def crashing(model, batch):
+        calls["n"] += 1
+        if calls["n"] > 3:  # dies in step 4, after the checkpoint at step 2
+            raise _Crash
+        return model(batch), {}
+
+    part = tiny_model()
+    with pytest.raises(_Crash):
+        train_stage(part, records, out_dir=tmp_path / "part", objective=crashing, **kw)
+    resumed = tiny_model()
+    res = train_stage(resumed, records, out_dir=tmp_path / "part", resume=True, **kw)
+    assert res.resumed_from == 2 and res.step == 4
+    for (n, a), (_, b) in zip(full.named_parameters(), resumed.named_parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=n)
+
+
 def test_resume_rejects_changed_settings(tmp_path):
     from skeletonllm.checkpoint import CheckpointError
 

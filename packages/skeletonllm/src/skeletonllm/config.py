@@ -54,6 +54,9 @@ class SkeletonLLMConfig:
     seed: int = 0
     max_new_tokens: int = 32
     version: int = 1
+    # Answers the model was trained to give for recognition (set by training), so that a benchmark can
+    # tell a zero-shot evaluation from one over classes the model has seen.
+    trained_labels: tuple[str, ...] = ()
 
     def __post_init__(self):
         if isinstance(self.renderer, dict):
@@ -63,6 +66,7 @@ class SkeletonLLMConfig:
         self.renderer.size = tuple(int(s) for s in self.renderer.size)
         self.lora.target_modules = tuple(self.lora.target_modules)
         self.trainable = tuple(self.trainable)
+        self.trained_labels = tuple(self.trained_labels or ())
         bad = [g for g in self.trainable if g not in GROUPS]
         if bad:
             raise ValueError(f"unknown trainable group(s) {bad}; groups are {GROUPS}")

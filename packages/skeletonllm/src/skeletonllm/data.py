@@ -3,6 +3,11 @@
 A record's ``target`` is a string, or a list of ``(text, weight)`` segments whose tokens get that loss
 weight (e.g. rationale tokens 0.5, answer tokens 1.0); the collator turns it into ``labels`` and an
 aligned ``loss_weights`` tensor.
+
+A record's ``augment`` (a ``skelformats.augment.Augment``) is applied by the collator when the training
+loop passes each record's ``(seed, epoch, index)`` key: the augmented motion is a pure function of the
+record and its key, so a resumed run sees exactly the data of an uninterrupted one, and evaluation (no
+keys) sees the motion as recorded.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class InstructionRecord:
     task: str = "recognition"
     id: str = ""
     meta: dict = field(default_factory=dict)
+    augment: Any = None  # skelformats.augment.Augment | None, applied in training only
 
     @property
     def target_text(self) -> str:
@@ -216,20 +222,72 @@ def synthetic_records(
     return out
 
 
+def augmented_motion(record: InstructionRecord, key: Sequence[int] | None):
+    """The record's motion, augmented with ``record.augment`` and the generator of ``key`` when both are
+    given and the motion is a ``skelformats.Motion``; otherwise the motion itself."""
+    if record.augment is None or key is None:
+        return record.motion
+    import skelformats
+    from skelformats.augment import rng_for
+
+    if not isinstance(record.motion, skelformats.Motion):
+        return record.motion
+    return record.augment(record.motion, rng_for(*key))
+
+
+def with_augment(records: Sequence[InstructionRecord], augment) -> list[InstructionRecord]:
+    """Copies of ``records`` carrying ``augment`` (an ``Augment``, or a recipe block for
+    ``Augment.from_config``: None/True = defaults, False = off)."""
+    import dataclasses
+
+    from skelformats.augment import Augment
+
+    aug = augment if isinstance(augment, Augment) else Augment.from_config(augment)
+    return [dataclasses.replace(r, augment=aug) for r in records]
+
+
+def trained_labels(
+    records: Sequence[InstructionRecord], known: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """``known`` plus the recognition answers and labelled actions of ``records`` (sorted, unique): the
+    classes a model trained on these records has seen."""
+    out = set(known)
+    for r in records:
+        if not isinstance(r, InstructionRecord):
+            continue
+        if r.task == "recognition" and r.target_text:
+            out.add(r.target_text)
+        for key in ("action", "label"):
+            if isinstance(r.meta.get(key), str):
+                out.add(action_phrase(r.meta[key]))
+    return tuple(sorted(out))
+
+
 class Collator:
     """Records -> batch dict for :meth:`SkeletonLLM.forward`.
 
     Keys: ``samples`` (list of :class:`inputs.Sample`), ``input_ids``/``attention_mask`` (B, L) left-padded,
     ``labels`` (B, L) with -100 outside the target, ``loss_weights`` (B, L) float, ``ids``, ``tasks``.
+    ``keys`` (one ``(seed, epoch, index)`` per record, from the training loop) turns on the records'
+    augmentation.
     """
+
+    takes_keys = True  # train_stage passes each record's (seed, epoch, index)
 
     def __init__(self, text_encoder, *, normalize: bool = True, max_length: int | None = None):
         self.text = text_encoder
         self.normalize = normalize
         self.max_length = max_length
 
-    def __call__(self, records: Sequence[InstructionRecord]) -> dict:
-        samples = [prepare(r.motion, normalize=self.normalize) for r in records]
+    def __call__(
+        self, records: Sequence[InstructionRecord], keys: Sequence[Sequence[int]] | None = None
+    ) -> dict:
+        if keys is not None and len(keys) != len(records):
+            raise ValueError(f"{len(keys)} augmentation keys for {len(records)} records")
+        motions = [
+            augmented_motion(r, None if keys is None else keys[i]) for i, r in enumerate(records)
+        ]
+        samples = [prepare(m, normalize=self.normalize) for m in motions]
         rows = [self.text.encode(r.prompt, r.target if r.target else None) for r in records]
         batch = self.text.pad(rows)
         batch["samples"] = samples
@@ -252,7 +310,10 @@ __all__ = [
     "InstructionRecord",
     "RECOGNITION_PROMPTS",
     "RawSkeleton",
+    "augmented_motion",
     "caption_from_params",
     "synthetic_records",
     "tokenizer_corpus",
+    "trained_labels",
+    "with_augment",
 ]

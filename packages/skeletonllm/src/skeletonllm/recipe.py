@@ -19,7 +19,9 @@ YAML keys: ``output_dir``, ``seed``, ``model`` (SkeletonLLMConfig fields), ``dat
 ``per_class``, ``actions``, ``layouts``, ``seed``), ``teacher`` (``name`` + kwargs), ``mining``
 (``source: embedding|confusion|both``, ``top_k``, ``confusion``: a JSON file ``{"labels", "matrix"}``),
 ``defaults`` (train_stage settings for every stage), ``stages`` (list of ``{name, kind, steps, ...}``),
-``eval`` (``per_class``, ``seed``, ``layouts``: held-out synthetic recognition accuracy).
+``eval`` (``per_class``, ``seed``, ``layouts``: held-out synthetic recognition accuracy), ``augment``
+(``skelformats.augment.Augment.from_config``: the training augmentation of recognition records, on by
+default; ``false`` turns it off).
 """
 
 from __future__ import annotations
@@ -105,10 +107,17 @@ def load_recipe(path: str | os.PathLike) -> dict:
         "eval",
         "name",
         "description",
+        "augment",
     }
     unknown = sorted(set(doc) - known)
     if unknown:
         _fail(path, f"unknown top-level key(s) {unknown}; known: {sorted(known)}")
+    from skelformats.augment import Augment
+
+    try:
+        Augment.from_config(doc.get("augment"), source=f"{path}: augment")
+    except ValueError as e:
+        raise RecipeError(str(e)) from None
     out, seen = [], set()
     order = -1
     for i, st in enumerate(stages):
@@ -310,10 +319,12 @@ def _mine(doc: dict, model, samples, stage_dir: Path) -> list[dict]:
 
 def _stage_records(kind: str, st: dict, doc: dict, model, samples, stage_dir: Path, state: dict):
     """(records, objective) for one stage."""
+    from .data import with_augment
     from .objectives import CRDistill, DiscFT, LanguageModeling, cr_distill_records, yes_no_records
 
     seed = int(doc.get("seed", 0))
-    rec = recognition_records(samples, seed=seed)
+    # recognition records are augmented in training unless the recipe says `augment: false`
+    rec = with_augment(recognition_records(samples, seed=seed), doc.get("augment"))
     if kind in ("warmup", "refine"):
         records = list(rec)
         if kind == "refine" and st.get("mix_rationales") and state.get("crd_records"):

@@ -44,6 +44,7 @@ from .checkpoint import (
     write_json,
 )
 from .config import GROUPS
+from .data import trained_labels
 
 Objective = Callable[[torch.nn.Module, dict], "tuple[torch.Tensor, dict]"]
 
@@ -396,6 +397,8 @@ def train_stage(
         shutil.rmtree(out_dir / "checkpoints" / "rng", ignore_errors=True)
     acc.wait_for_everyone()
     base = unwrap(model)
+    # recorded in config.json, so a benchmark can tell zero-shot classes from trained ones
+    base.config.trained_labels = trained_labels(records, base.config.trained_labels)
     groups = tuple(trainable) if trainable is not None else tuple(base.config.trainable)
     base.set_trainable(groups)
     if gradient_checkpointing:  # trade compute for activation memory on large backbones
