@@ -209,6 +209,23 @@ def _test_samples(ctx: Context, task: TaskSpec, **kw) -> Split:
     return sp.subset(stratified_limit(sp.samples, ctx.limit, ctx.seed))
 
 
+def zero_shot_check(model, candidates: Sequence[str]) -> dict:
+    """``zero_shot_valid``: False when the model's recorded ``trained_labels`` include a candidate (the
+    overlap is listed in ``zero_shot_overlap``), True when they include none, None when the model
+    records no trained labels (zero-shot cannot be verified)."""
+    cfg = getattr(model, "config", None)
+    known = getattr(cfg, "trained_labels", None) or getattr(cfg, "classes", None)
+    if not known:
+        return {"zero_shot_valid": None, "zero_shot_overlap": []}
+
+    def norm(x: str) -> str:
+        return " ".join(str(x).replace("_", " ").lower().split())
+
+    seen = {norm(x) for x in known}
+    overlap = [c for c in candidates if norm(c) in seen]
+    return {"zero_shot_valid": not overlap, "zero_shot_overlap": overlap}
+
+
 def run_recognition(model, task: TaskSpec, ctx: Context) -> dict:
     if task.mode == "zero_shot":
         full = ctx.split(task.dataset, task.split)
@@ -231,6 +248,8 @@ def run_recognition(model, task: TaskSpec, ctx: Context) -> dict:
     motions = [s.motion for s in samples]
     prompts = _prompts(task.prompt, len(motions))
     res: dict = {"classes": cand, "num_samples": len(samples), "chance": 1.0 / max(1, len(cand))}
+    if task.mode == "zero_shot":  # never reported as zero-shot when the model saw these classes
+        res.update(zero_shot_check(model, cand))
     examples_answers: list[str]
     if task.mode == "generation":
         answers = _generate_rows(ctx, model, task.name, motions, prompts)

@@ -107,6 +107,21 @@ def _num(x, nd=2) -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{nd}f}"
 
 
+def _zero_shot_note(t: dict) -> str:
+    """What a zero-shot row may claim: nothing when the model was trained on candidate classes."""
+    if t.get("mode") != "zero_shot":
+        return ""
+    overlap = t.get("zero_shot_overlap") or []
+    if t.get("zero_shot_valid") is False:
+        return (
+            f"NOT zero-shot: the model was trained on {len(overlap)} of the "
+            f"{len(t.get('classes') or [])} candidate classes ({', '.join(overlap)})"
+        )
+    if t.get("zero_shot_valid") is None:
+        return "zero-shot unverified: the model records no trained labels"
+    return ""
+
+
 def summary_rows(doc: dict) -> list[dict]:
     """One row per (task, system): the figures the printed and markdown tables show."""
     rows = []
@@ -133,7 +148,7 @@ def summary_rows(doc: dict) -> list[dict]:
                     **base,
                     "system": "model",
                     "main": f"top1 {_pct(m.get('top1'))}",
-                    "detail": det(m, "model"),
+                    "detail": "; ".join(filter(None, [_zero_shot_note(t), det(m, "model")])),
                 }
             )
             if b:
@@ -228,6 +243,8 @@ def markdown(doc: dict) -> str:
         L.append(
             f'- samples: {t.get("num_samples", 0)}; mode: {t.get("mode")}; prompt: "{t.get("prompt", "")}"'
         )
+        if _zero_shot_note(t):
+            L.append(f"- **{_zero_shot_note(t)}**")
         if t.get("status") != "ok":
             L += [f"- **error**: {t.get('error')}", ""]
             continue
