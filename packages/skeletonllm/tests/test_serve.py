@@ -237,7 +237,23 @@ def test_bounded_concurrency(model, motion):
         server.server_close()
 
 
-def test_openai_teacher_against_the_local_server(url, motion):
+class WritesAnAnswer:
+    """The real model, whose generation ends with an answer line of its own (a wrong one)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def eval(self):
+        return self
+
+    def generate(self, *a, **kw):
+        return [
+            f"{t}\nAnswer: clap\nThe hand moves side to side."
+            for t in self.model.generate(*a, **kw)
+        ]
+
+
+def test_openai_teacher_against_the_local_server(model, url, motion):
     teacher = get_teacher(
         "openai",
         base_url=url + "/v1",
@@ -254,8 +270,21 @@ def test_openai_teacher_against_the_local_server(url, motion):
     png = base64.b64decode(images[0]["image_url"]["url"].split(",", 1)[1])
     assert Image.open(io.BytesIO(png)).size == (28, 28)
     assert "'wave'" in msgs[0]["content"][0]["text"]  # the true label goes to the teacher
-    text = teacher.rationale(motion, "wave")
-    assert text.splitlines()[-1] == "Answer: wave"
+    # The endpoint's text is kept (greedy decoding repeats it) and the true answer line closes it.
+    generated = teacher.chat(msgs).strip()
+    assert generated and "Answer:" not in generated
+    assert teacher.rationale(motion, "wave") == f"{generated}\nAnswer: wave"
+    # An answer line the endpoint writes is dropped for the true one; the rest of its text stays.
+    server, base = start(WritesAnAnswer(model))
+    try:
+        teacher.base_url = base + "/v1"
+        assert teacher.rationale(motion, "wave") == (
+            f"{generated}\nThe hand moves side to side.\nAnswer: wave"
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    teacher.base_url = url + "/v1"
     # batched form over HTTP, and a clear error when the endpoint rejects the request
     assert len(teacher.rationales([motion, motion], ["wave", "clap"])) == 2
     plain = get_teacher("openai", base_url=url + "/v1", frames=1, size=(28, 28), retries=0)

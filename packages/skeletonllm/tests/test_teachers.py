@@ -71,7 +71,9 @@ def test_registry():
         get_teacher("echo-test").rationales([None, None], ["a"])
 
 
-def test_hf_teacher_generates_and_appends_the_true_answer(tmp_path):
+def test_hf_teacher_keeps_the_generation_and_replaces_its_answer(tmp_path, monkeypatch):
+    from skeletonllm.teachers.hf import PROMPT
+
     model = SkeletonLLM(
         SkeletonLLMConfig(renderer={"frames": 4, "size": (28, 28)}, max_new_tokens=6)
     )
@@ -79,10 +81,27 @@ def test_hf_teacher_generates_and_appends_the_true_answer(tmp_path):
     teacher = get_teacher("hf", path=str(tmp_path / "t"), max_new_tokens=4)
     assert isinstance(teacher, HFTeacher)
     assert not any(p.requires_grad for p in teacher.model.parameters())
-    out = teacher.rationales(
-        [synth.generate("wave", seed=0), synth.generate("clap", seed=0)], ["wave", "clap"]
+    motions = [synth.generate("wave", seed=0), synth.generate("clap", seed=0)]
+    prompts = [
+        PROMPT.format(label="wave", answer="Answer: wave"),
+        PROMPT.format(label="sit down", answer="Answer: sit_down"),
+    ]
+    generated = teacher.model.generate(motions, prompts, max_new_tokens=4)  # greedy: repeatable
+    assert all(g.strip() and "Answer:" not in g for g in generated)
+    out = teacher.rationales(motions, ["wave", "sit_down"])
+    assert out == [
+        f"{generated[0].strip()}\nAnswer: wave",
+        f"{generated[1].strip()}\nAnswer: sit_down",
+    ]
+    # An answer line the model writes itself is dropped for the true one; the rest of its text stays.
+    real = teacher.model.generate
+    monkeypatch.setattr(
+        teacher.model,
+        "generate",
+        lambda *a, **kw: [f"{t}\n  Answer: clap\nBoth arms move." for t in real(*a, **kw)],
     )
-    assert [o.splitlines()[-1] for o in out] == ["Answer: wave", "Answer: clap"]
+    out = teacher.rationales(motions[:1], ["wave"])
+    assert out == [f"{generated[0].strip()}\nBoth arms move.\nAnswer: wave"]
     with pytest.raises(ValueError, match="model object or a checkpoint path"):
         HFTeacher()
 
