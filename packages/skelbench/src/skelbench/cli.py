@@ -401,7 +401,7 @@ def cmd_run(a) -> int:
         )
     if doc is None:  # not rank 0
         return 0
-    clean = write_run(doc, a.out, plots=not a.no_plots)
+    clean = write_run(doc, a.out, plots=not a.no_plots, model=model)
     print_table(clean)
     print(
         f"wrote {Path(a.out) / 'results.json'}, report.md and plots/ in {time.perf_counter() - t0:.0f} s"

@@ -80,11 +80,16 @@ def attach_sota(doc: dict) -> None:
         t["sota"] = sota_for(t["task"]) if t["kind"] == "recognition" else None
 
 
-def write_run(doc: dict, out_dir: str | Path, plots: bool = True) -> dict:
-    """Write results.json, report.md and plots under ``out_dir``; returns the cleaned document."""
+def write_run(doc: dict, out_dir: str | Path, plots: bool = True, model=None) -> dict:
+    """Write results.json, report.md and plots under ``out_dir``; returns the cleaned document.
+    With the evaluated ``model``, the example figures show the frames it received."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     attach_sota(doc)
+    if plots and model is not None:
+        for t in doc["tasks"]:
+            if t.get("_example_motions"):
+                t["_example_frames"] = example_frames(model, t["_example_motions"][:4])
     plot_files = write_plots(doc, out / "plots") if plots else {}
     clean = _clean(doc)
     for t in clean["tasks"]:
@@ -300,36 +305,10 @@ def write_plots(doc: dict, out: Path) -> dict[str, list[str]]:
             for who, m in systems:
                 if not m or "confusion_matrix" not in m:
                     continue
-                cm = np.asarray(m["confusion_matrix"], dtype=float)
-                fig, ax = plt.subplots(
-                    figsize=(1.2 + 0.45 * len(classes), 1.0 + 0.4 * len(classes))
-                )
-                ax.imshow(cm, cmap="Blues")
-                ax.set_xticks(range(len(classes)), classes, rotation=70, fontsize=7)
-                ax.set_yticks(range(len(classes)), classes, fontsize=7)
-                for (i, j), v in np.ndenumerate(cm):
-                    if v:
-                        ax.text(j, i, int(v), ha="center", va="center", fontsize=6)
-                ax.set_xlabel("predicted")
-                ax.set_ylabel("true")
-                ax.set_title(f"{t['task']} — {who}", fontsize=8)
-                fig.tight_layout()
                 p = out / f"{stem}_confusion_{who}.png"
-                fig.savefig(p, dpi=90)
-                plt.close(fig)
+                draw_confusion(m["confusion_matrix"], classes, f"{t['task']} — {who}", p)
                 paths.append(f"plots/{p.name}")
-            fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(classes)), 3))
-            x = np.arange(len(classes))
-            for k, (who, m) in enumerate(systems):
-                if m and "per_class_accuracy" in m:
-                    vals = [np.nan if v is None else v for v in m["per_class_accuracy"]]
-                    ax.bar(x + (k - 0.5) * 0.4, vals, 0.4, label=who)
-            ax.set_xticks(x, classes, rotation=70, fontsize=7)
-            ax.set_ylim(0, 1)
-            ax.set_ylabel("accuracy")
-            ax.legend(fontsize=7)
-            ax.set_title(f"{t['task']} — per-class accuracy", fontsize=8)
-            fig.tight_layout()
+            fig = per_class_figure(t, systems)
             p = out / f"{stem}_per_class.png"
             fig.savefig(p, dpi=90)
             plt.close(fig)
@@ -337,61 +316,177 @@ def write_plots(doc: dict, out: Path) -> dict[str, list[str]]:
         motions = t.get("_example_motions") or []
         if motions and t.get("examples"):
             p = out / f"{stem}_examples.png"
-            draw_examples(motions[:4], t["examples"][:4], p)
+            seen = t.get("_example_frames")
+            draw_examples(motions[:4], t["examples"][:4], p, model_frames=seen)
             paths.append(f"plots/{p.name}")
         if paths:
             made[t["task"]] = paths
     return made
 
 
+def per_class_figure(t: dict, systems):
+    """Bars of per-class accuracy (%) of each system, with the chance level."""
+    import matplotlib.pyplot as plt
+
+    classes = t["classes"]
+    fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(classes)) + 1.0, 3))
+    x = np.arange(len(classes))
+    for k, (who, m) in enumerate(systems):
+        if m and "per_class_accuracy" in m:
+            vals = [np.nan if v is None else 100 * v for v in m["per_class_accuracy"]]
+            ax.bar(x + (k - 0.5) * 0.4, vals, 0.4, label=who)
+    if t.get("chance"):
+        ax.axhline(100 * t["chance"], color="grey", ls=":", lw=1, label="chance")
+    ax.set_xticks(x, classes, rotation=70, fontsize=7)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("accuracy (%)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title(f"{t['task']} — per-class accuracy", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_percent(matrix) -> np.ndarray:
+    """Counts (true x predicted) -> percent of each true class (rows sum to 100; empty rows 0)."""
+    cm = np.asarray(matrix, dtype=float)
+    rows = cm.sum(1, keepdims=True)
+    return np.divide(100 * cm, rows, out=np.zeros_like(cm), where=rows > 0)
+
+
+def draw_confusion(matrix, classes, title: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = confusion_figure(matrix, classes, title)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def confusion_figure(matrix, classes, title: str):
+    """Row-normalised confusion matrix in percent, with a colour bar."""
+    import matplotlib.pyplot as plt
+
+    pct = confusion_percent(matrix)
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(2.0 + 0.45 * n, 1.2 + 0.4 * n))
+    im = ax.imshow(pct, cmap="Blues", vmin=0, vmax=100)
+    ax.set_xticks(range(n), classes, rotation=70, fontsize=7)
+    ax.set_yticks(range(n), classes, fontsize=7)
+    for (i, j), v in np.ndenumerate(pct):
+        if v >= 0.5:
+            ax.text(
+                j, i, f"{v:.0f}", ha="center", va="center", fontsize=6,
+                color="white" if v > 60 else "black",
+            )  # fmt: skip
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=8)
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("% of the true class", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    return fig
+
+
 def _printable(s: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in str(s))
 
 
-def draw_examples(motions, examples, path: Path, frames: int = 3) -> None:
-    """A grid: one row per motion, ``frames`` evenly spaced frames as stick figures (x, y), titled
-    with the reference and the model's answer."""
+def example_frames(model, motions) -> list[np.ndarray] | None:
+    """The frames ``model`` receives for each motion, ``(F, H, W, 3)`` in [0, 1], drawn by its own
+    renderer (a SkeletonLLM's DrAction); None for models without one (the GCN baseline)."""
+    if not (callable(getattr(model, "render", None)) and callable(getattr(model, "prepare", None))):
+        return None
+    import torch
+
+    with torch.no_grad():
+        frames = model.render(model.prepare(list(motions)))
+    return [f.permute(0, 2, 3, 1).float().cpu().numpy() for f in frames]
+
+
+def caption(example: dict, width: int = 100) -> str:
+    """The reference and the answer, whole, wrapped to ``width`` characters."""
+    import textwrap
+
+    return "\n".join(
+        textwrap.fill(_printable(f"{k}: {example[key]}"), width, subsequent_indent="    ")
+        for k, key in (("reference", "label"), ("answer", "answer"))
+    )
+
+
+def _plain_xy(m) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T, P*J, 2) upright x/y, mask (T, P*J) and edges of a motion: 3D bodies turned to face the
+    viewer, image-style 2D flipped so that up is up."""
+    import skelformats
+
+    if m.layout.dims == 3:
+        try:
+            m = skelformats.normalize(m, face=True)
+        except skelformats.SkelFormatError:  # layouts without a facing direction stay as given
+            pass
+    data = m.data if m.data.ndim == 4 else m.data[None]
+    mask = m.mask if m.mask.ndim == 3 else m.mask[None]
+    people, _, j, _ = data.shape
+    xy = np.concatenate(list(data[..., :2]), axis=1).astype(float)
+    if m.layout.dims == 2 and getattr(m.layout, "up_axis", None) == "-y":
+        xy[..., 1] *= -1
+    edges = np.asarray(m.layout.edges).reshape(-1, 2)
+    edges = np.concatenate([edges + p * j for p in range(people)])
+    return xy, np.concatenate(list(mask), axis=1) > 0, edges
+
+
+def _draw_plain(ax, m, frames: int) -> None:
+    """``frames`` evenly spaced poses side by side, in the motion's own units."""
+    xy, vis, edges = _plain_xy(m)
+    obs = xy[vis]
+    if not len(obs):
+        ax.axis("off")
+        return
+    lo, hi = obs.min(0), obs.max(0)
+    step = 1.15 * max(hi[0] - lo[0], 0.35 * (hi[1] - lo[1]), 1e-6)
+    for c, fi in enumerate(np.linspace(0, len(xy) - 1, frames).round().astype(int)):
+        p, v = xy[fi] + [c * step - lo[0], 0.0], vis[fi]
+        for a, b in edges:
+            if v[a] and v[b]:
+                ax.plot([p[a, 0], p[b, 0]], [p[a, 1], p[b, 1]], "-", lw=1.3, color="tab:blue")
+        ax.scatter(p[v, 0], p[v, 1], s=4, color="tab:red", zorder=3)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"skeleton: {frames} of {len(xy)} frames", fontsize=7)
+
+
+def _strip(frames: np.ndarray, gap: int = 1) -> np.ndarray:
+    f, h, w, _ = frames.shape
+    out = np.ones((h, f * w + gap * (f - 1), 3))
+    for i in range(f):
+        out[:, i * (w + gap) : i * (w + gap) + w] = frames[i]
+    return out
+
+
+def draw_examples(motions, examples, path: Path, frames: int = 3, model_frames=None) -> None:
+    """One block per example: its full wrapped caption (reference and answer), a plain skeleton plot
+    (``frames`` poses), and beside it the frames the model received (``model_frames[i]``,
+    ``(F, H, W, 3)``, from :func:`example_frames`) when given."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(
-        len(motions), frames, figsize=(2.0 * frames, 2.1 * len(motions)), squeeze=False
-    )
-    for r, (m, e) in enumerate(zip(motions, examples)):
-        data = m.data[0] if m.data.ndim == 4 else m.data
-        mask = m.mask[0] if m.mask.ndim == 3 else m.mask
-        edges = np.asarray(m.layout.edges).reshape(-1, 2)
-        obs = data[mask]
-        lo, hi = (
-            (obs.min(0), obs.max(0))
-            if len(obs)
-            else (np.zeros(data.shape[-1]), np.ones(data.shape[-1]))
-        )
-        # Image-style 2D data has y pointing down; 3D layouts are y-up.
-        flip = -1.0 if m.layout.dims == 2 else 1.0
-        for c, fi in enumerate(np.linspace(0, len(data) - 1, frames).astype(int)):
-            ax = axes[r, c]
-            p, v = data[fi], mask[fi]
-            for a, b in edges:
-                if v[a] and v[b]:
-                    ax.plot(
-                        [p[a, 0], p[b, 0]],
-                        [flip * p[a, 1], flip * p[b, 1]],
-                        "-",
-                        lw=1.5,
-                        color="tab:blue",
-                    )
-            ax.scatter(p[v, 0], flip * p[v, 1], s=5, color="tab:red")
-            pad = 0.05 * float(max(hi[0] - lo[0], hi[1] - lo[1], 1e-6))
-            ax.set_xlim(lo[0] - pad, hi[0] + pad)
-            ylo, yhi = sorted((flip * lo[1], flip * hi[1]))
-            ax.set_ylim(ylo - pad, yhi + pad)
-            ax.set_aspect("equal", adjustable="box")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c == 0:
-                ax.set_title(_printable(f"true: {e['label']}")[:40], fontsize=7, loc="left")
-            if c == frames - 1:
-                ax.set_title(_printable(f"answer: {e['answer']}")[:40], fontsize=7, loc="right")
-    fig.tight_layout()
+    n = len(motions)
+    seen = model_frames if model_frames is not None else [None] * n
+    fig = plt.figure(figsize=(10.0, 2.5 * n))
+    blocks = fig.subfigures(n, 1, squeeze=False)[:, 0] if n > 1 else [fig]
+    for block, m, e, f in zip(blocks, motions, examples, seen):
+        block.suptitle(caption(e), fontsize=7.5, x=0.01, ha="left", va="top")
+        if f is None:
+            ax = block.subplots(1, 1)
+            _draw_plain(ax, m, frames)
+        else:
+            a1, a2 = block.subplots(1, 2, width_ratios=[1.0, 2.2])
+            _draw_plain(a1, m, frames)
+            a2.imshow(_strip(np.clip(f, 0, 1)), interpolation="nearest")
+            a2.set_xticks([])
+            a2.set_yticks([])
+            h, w = f.shape[1:3]
+            a2.set_title(f"what the model receives: {len(f)} frames of {h}x{w} (its DrAction)",
+                         fontsize=7)  # fmt: skip
+        block.subplots_adjust(top=0.72, bottom=0.04, left=0.02, right=0.98, wspace=0.05)
     fig.savefig(path, dpi=80)
     plt.close(fig)
