@@ -104,3 +104,17 @@ def bench(session: nox.Session) -> None:
     env = _env()
     session.run("python", "-m", "drrender.bench", *session.posargs, env=env)
     session.run("python", "-m", "skelformats.bench", "--data-dir", DATA_DIR, env=env)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Coverage-guided fuzzing (atheris) of every skelformats reader, seeded from the committed
+    corpus: ``nox -s fuzz`` (3 minutes per reader) or ``nox -s fuzz -- TARGET --seconds N``."""
+    _install(session, _local("skelformats"), "atheris>=2.3")
+    script = str(ROOT / "packages" / "skelformats" / "fuzz" / "fuzz_readers.py")
+    if session.posargs:
+        session.run("python", script, *session.posargs, env=_env())
+        return
+    targets = session.run("python", script, "list", silent=True, env=_env()).split()
+    for target in targets:
+        session.run("python", script, target, "--seconds", "180", env=_env())

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import CorruptDataError, TruncatedFileError, UnknownFormatError
 from ..limits import get_limits
+from ._common import check_size
 
 HEADER_BYTES = 128
 MAX_DEPTH = 16  # Florence needs 3 (cell -> struct -> field array)
@@ -256,18 +257,13 @@ class _Reader:
 
 def _open(path: Path) -> tuple[bytes, str]:
     """The file's bytes (bounded by max_bytes) and its byte order; checks the 128-byte header."""
-    limit = get_limits().max_bytes
+    if path.is_dir():
+        raise UnknownFormatError(path, "is a directory, expected a .mat file")
+    check_size(path)
     try:
-        with open(path, "rb") as f:
-            buf = f.read(limit + 1)
-    except IsADirectoryError:
-        raise UnknownFormatError(path, "is a directory, expected a .mat file") from None
+        buf = path.read_bytes()
     except OSError as e:
         raise CorruptDataError(path, f"cannot read the file: {e.strerror or e}") from None
-    if len(buf) > limit:
-        raise CorruptDataError(
-            path, f"larger than the {limit} bytes allowed (skelformats.limits max_bytes)"
-        )
     if len(buf) < HEADER_BYTES:
         if buf[:6] == b"MATLAB":
             raise TruncatedFileError(path, "not a readable MATLAB file: header cut short")
