@@ -89,6 +89,7 @@ TARGETS: dict[str, tuple[str, dict[str, str]]] = {
     "mediapipe_json": ("pose.json", {}),
     "mediapipe_csv": ("pose.csv", {}),
     "humanml3d": ("000001.npy", {}),
+    "c3d": ("trial.c3d", {}),
 }
 
 # target -> the reader that must handle it (fuzzers also let the format be detected)
@@ -109,6 +110,7 @@ FORMATS = {
     "mediapipe_json": "mediapipe",
     "mediapipe_csv": "mediapipe",
     "humanml3d": "humanml3d",
+    "c3d": "c3d",
 }
 
 
@@ -203,6 +205,27 @@ def _mediapipe_frames(n: int = 2, value=None):
     ]
 
 
+def _c3d(frames: int = 3, markers: int = 4) -> bytes:
+    import warnings
+
+    import c3d
+
+    rng = _rng()
+    w = c3d.Writer(point_rate=100.0, point_units="mm  ")
+    w.set_point_labels([f"M{i}" for i in range(markers)])
+    pts = np.zeros((markers, 5), np.float32)
+    out = []
+    for _ in range(frames):
+        pts[:, :3] = rng.uniform(-500, 500, (markers, 3))
+        out.append((pts.copy(), np.zeros((0, 0), np.float32)))
+    w.add_frames(out)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w.write(buf)
+    return buf.getvalue()
+
+
 def valid_seeds() -> dict[str, dict[str, bytes]]:
     """target -> {seed name: bytes} of well-formed small inputs."""
     rng = _rng()
@@ -275,6 +298,7 @@ def valid_seeds() -> dict[str, dict[str, bytes]]:
         },
         "mediapipe_csv": {"valid.csv": csv_rows.encode()},
         "humanml3d": {"valid.npy": hml.getvalue()},
+        "c3d": {"valid.c3d": _c3d()},
     }
 
 

@@ -20,6 +20,7 @@ from ..errors import CorruptDataError, EmptySequenceError, SkelFormatError, Trun
 from ..layout import Layout
 from ..motion import Motion
 from ..registry import get_layout, list_layouts, register_reader
+from ._common import check_frames, check_size
 
 _UNIT_SCALE = {"mm": 1e-3, "cm": 1e-2, "m": 1.0, "in": 0.0254}
 
@@ -62,6 +63,7 @@ def read_c3d(path: Path) -> Motion:
     """
     path = Path(path)
     c3d = _import_c3d(path)
+    check_size(path)
     try:
         with open(path, "rb") as handle, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the package warns about absent analog data
@@ -75,7 +77,10 @@ def read_c3d(path: Path) -> Motion:
             )
             first = int(reader.first_frame)
             declared = int(reader.last_frame) - first + 1
+            check_frames(path, declared)
             frames = [points[:, :4].copy() for _, points, _ in reader.read_frames(copy=True)]
+    except SkelFormatError:
+        raise
     except (struct.error, EOFError) as e:
         raise TruncatedFileError(path, f"the file ends early: {e}") from None
     except (
