@@ -371,6 +371,12 @@ def hostile_seeds() -> dict[str, dict[str, bytes]]:
             "zlib_bomb.mat": _mat_header()
             + (lambda c: struct.pack("<II", 15, len(c)) + c)(zlib_compress(b"\0" * (8 << 20))),
             "nan_subject.mat": _savemat(_florence_fields(3, nan_subject=1), True),
+            "many_tiny_arrays.mat": _mat_header()
+            + (lambda c: struct.pack("<II", 15, len(c)) + c)(
+                zlib_compress(
+                    _matrix(1, (199_000, 1), b"skeletal_data", struct.pack("<II", 14, 0) * 199_000)
+                )
+            ),
         },
         "penn_action": {
             "nan_visibility.mat": _savemat(_penn_fields(np.full((3, 13), np.nan)), True),

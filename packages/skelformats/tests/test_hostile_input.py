@@ -67,6 +67,7 @@ def test_corpus_input_is_accepted_or_refused_cleanly(tmp_path, target, name, det
         ("florence3d", "struct_fields.mat", sf.CorruptDataError, r"field names"),
         ("florence3d", "size_overflow.mat", sf.TruncatedFileError, r"declares 4294967280 bytes"),
         ("florence3d", "zlib_bomb.mat", sf.CorruptDataError, r"expected an array element"),
+        ("florence3d", "many_tiny_arrays.mat", sf.CorruptDataError, r"more than 10\d+ arrays"),
         ("penn_action", "nan_visibility.mat", sf.CorruptDataError, r"no visible joint"),
         ("penn_action", "sparse.mat", sf.CorruptDataError, r"sparse arrays are not supported"),
         ("mediapipe_csv", "frame_999999.csv", sf.CorruptDataError, r"1000000 frames implied"),

@@ -26,6 +26,7 @@ NUM_JOINTS = 15
 FPS = 30.0
 # stored rows (x, depth, height) -> (x, height, depth)
 _AXES = (0, 2, 1)
+MAX_SKIP_WARNINGS = 10  # then one summary: a damaged file must not flood the log
 
 
 def read_action_names(path: Path) -> list[str]:
@@ -78,6 +79,7 @@ def read_florence3d(path: Path) -> list[Motion]:
     names = read_action_names(names_path) if names_path.is_file() else []
     out: list[Motion] = []
     takes: dict[tuple[int, int], int] = {}
+    skipped = 0
     for i, rec in enumerate(recs.ravel()):
         while (
             isinstance(rec, np.ndarray)
@@ -100,7 +102,9 @@ def read_florence3d(path: Path) -> list[Motion]:
                 data = np.where(bad[..., None], 0.0, data).astype(np.float32)
                 conf = (~bad).astype(np.float32)
         except (CorruptDataError, ShapeError, JointCountError, EmptySequenceError) as e:
-            warn(path, f"skipped: {e.problem}")
+            skipped += 1
+            if skipped <= MAX_SKIP_WARNINGS:
+                warn(path, f"skipped: {e.problem}")
             continue
         takes[(subject, action)] = take = takes.get((subject, action), 0) + 1
         meta = {
@@ -115,6 +119,8 @@ def read_florence3d(path: Path) -> list[Motion]:
         if 1 <= action <= len(names):
             meta["action"] = names[action - 1]
         out.append(Motion(data=data, layout="openni15", fps=FPS, confidence=conf, meta=meta))
+    if skipped > MAX_SKIP_WARNINGS:
+        warn(path, f"{skipped - MAX_SKIP_WARNINGS} more entries skipped ({skipped} in all)")
     if not out:
         raise EmptySequenceError(path, "no readable sequence in skeletal_data")
     return out
