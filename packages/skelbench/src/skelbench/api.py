@@ -517,7 +517,14 @@ RUNNERS = {
     "cross_format": run_cross_format,
     "captioning": run_captioning,
     "reasoning": run_reasoning,
+    "localization": lambda model, task, ctx: _localization().run_localization(model, task, ctx),
 }
+
+
+def _localization():
+    from skelbench import localization
+
+    return localization
 
 
 # --------------------------------------------------------------------------- entry point

@@ -221,6 +221,10 @@ def summary_rows(doc: dict) -> list[dict]:
             rows.append(
                 {**base, "system": "model", "main": f"acc {_pct(m.get('accuracy'))}", "detail": fam}
             )
+        elif t["kind"] == "localization":
+            from skelbench.localization import summary_rows as localization_rows
+
+            rows += localization_rows(t, base)
     return rows
 
 

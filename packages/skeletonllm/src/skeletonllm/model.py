@@ -380,6 +380,22 @@ class SkeletonLLM(nn.Module):
                 scores[i, j] = s
         return scores
 
+    # ------------------------------------------------------------------ untrimmed recordings
+    def timeline(self, motion, labels=None, window: float = 2.0, stride: float = 0.5, **kwargs):
+        """Segments (``start``, ``end`` seconds, ``label``, ``score``, ``body``) of an untrimmed
+        recording: sliding windows scored against ``labels``, merged, then temporal NMS
+        (:func:`skeletonllm.timeline.timeline` documents the options)."""
+        from .timeline import timeline
+
+        return timeline(self, motion, labels, window=window, stride=stride, **kwargs)
+
+    def describe(self, motion, window: float = 2.0, stride: float = 0.5, **kwargs):
+        """Dense captions: one generated caption per window, consecutive equal ones merged
+        (:func:`skeletonllm.timeline.describe`)."""
+        from .timeline import describe
+
+        return describe(self, motion, window=window, stride=stride, **kwargs)
+
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, path: str | os.PathLike, *, save_base: bool | None = None) -> None:
         """Write a self-contained directory atomically.

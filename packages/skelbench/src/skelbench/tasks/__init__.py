@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("recognition", "captioning", "reasoning", "cross_format")
+KINDS = ("recognition", "captioning", "reasoning", "cross_format", "localization")
 MODES = ("closed_set", "generation", "zero_shot", None)
 SUITES = ("synth", "real")
 
@@ -143,3 +143,4 @@ def list_tasks(suite: str | None = None, kinds: tuple[str, ...] | None = None) -
 
 
 from skelbench.tasks import builtin as _builtin  # noqa: E402,F401  (registers the built-in tasks)
+from skelbench.tasks import localization as _localization  # noqa: E402,F401
