@@ -71,6 +71,20 @@ def test_2d_input_is_drawn_upright():
     assert rows.size and rows.mean() < drawn.mean()  # the head is in the upper part
 
 
+def test_image_coordinate_layouts_are_turned_upright():
+    from skeletonllm.render import upright
+
+    for layout in ("coco17", "mediapipe33"):  # y down: 2D pixels, MediaPipe's normalised 3D
+        m = sf.synth.generate("wave", layout=layout, seed=0)
+        up = upright(m)
+        nose, ankle = up.layout.index("nose"), up.layout.index("left_ankle")
+        assert up.layout.up_axis == "y" and (up.data[:, nose, 1] > up.data[:, ankle, 1]).all()
+        if m.layout.dims == 3:  # half a turn about x: lengths and handedness kept
+            assert np.allclose(np.linalg.norm(up.data, axis=-1), np.linalg.norm(m.data, axis=-1))
+    ntu = sf.synth.generate("wave", layout="ntu25", seed=0)
+    assert upright(ntu) is ntu
+
+
 def test_model_renderer_draws_exactly_what_the_model_receives(files, checkpoint, tmp_path):
     path, model = checkpoint
     motion = sf.load(files[0])

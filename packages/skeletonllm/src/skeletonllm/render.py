@@ -78,10 +78,8 @@ class FixedRenderer:
 
         from .inputs import prepare
 
-        s = prepare(motion, normalize=True)
+        s = prepare(upright(motion), normalize=True)
         joints, mask = s.joints, s.mask
-        if joints.shape[-1] == 2 and getattr(motion.layout, "up_axis", None) == "-y":
-            joints = joints * torch.tensor([1.0, -1.0])  # image rows grow down; draw upright
         idx = torch.from_numpy(
             np.linspace(0, joints.shape[0] - 1, self.frames).round().astype(np.int64)
         )
@@ -107,6 +105,18 @@ class FixedRenderer:
             )  # (K, F, 3, H, W)
         img = img.permute(1, 3, 0, 4, 2).reshape(self.frames, self.size[0], -1, 3)
         return to_uint8(img.numpy())
+
+
+def upright(motion):
+    """``motion`` with y up: layouts in image coordinates (``up_axis == "-y"``: COCO, OpenPose,
+    MediaPipe) turned half a turn about x (2D: y flipped), so that they are not drawn upside down."""
+    import dataclasses
+
+    layout = motion.layout
+    if getattr(layout, "up_axis", None) != "-y":
+        return motion
+    flip = np.array([1.0, -1.0, -1.0][: layout.dims])
+    return motion.replace(data=motion.data * flip, layout=dataclasses.replace(layout, up_axis="y"))
 
 
 class ModelRenderer:
