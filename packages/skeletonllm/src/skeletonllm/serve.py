@@ -831,6 +831,16 @@ class PooledHTTPServer(HTTPServer):
                 break
 
 
+def check_settings(**settings) -> None:
+    """Refuse non-positive counts and timeouts (ValueError naming the setting)."""
+    for key, v in settings.items():
+        if key.endswith("_timeout"):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):
+                raise ValueError(f"{key} must be a positive number of seconds, got {v!r}")
+        elif isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{key} must be a positive integer, got {v!r}")
+
+
 def make_server(
     model,
     host: str = "127.0.0.1",
@@ -856,22 +866,19 @@ def make_server(
     request_timeout: seconds a connection has to deliver each request; queue_timeout: seconds a request
     waits for a processing slot and for the model.
     """
-    for key, v in (
-        ("max_concurrency", max_concurrency),
-        ("max_body_bytes", max_body_bytes),
-        ("max_frames", max_frames),
-        ("max_candidates", max_candidates),
-        ("max_question_chars", max_question_chars),
-        ("max_json_depth", max_json_depth),
-        ("max_connections", max_connections),
-        ("max_pending", max_pending),
-        ("score_batch", score_batch),
-    ):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{key} must be a positive integer, got {v!r}")
-    for key, v in (("queue_timeout", queue_timeout), ("request_timeout", request_timeout)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):
-            raise ValueError(f"{key} must be a positive number of seconds, got {v!r}")
+    check_settings(
+        max_concurrency=max_concurrency,
+        max_body_bytes=max_body_bytes,
+        max_frames=max_frames,
+        max_candidates=max_candidates,
+        max_question_chars=max_question_chars,
+        max_json_depth=max_json_depth,
+        max_connections=max_connections,
+        max_pending=max_pending,
+        score_batch=score_batch,
+        queue_timeout=queue_timeout,
+        request_timeout=request_timeout,
+    )
     service = SkeletonService(
         model, name=name, queue_timeout=queue_timeout, score_batch=score_batch
     )
@@ -897,6 +904,7 @@ def serve(model_path: str, host: str = "127.0.0.1", port: int = 8000, **kwargs) 
     """Load a checkpoint and serve it until interrupted."""
     from .model import SkeletonLLM
 
+    check_settings(**{k: v for k, v in kwargs.items() if k not in ("name", "verbose")})
     model = SkeletonLLM.from_pretrained(model_path)
     server = make_server(
         model, host, port, name=kwargs.pop("name", None) or Path(model_path).name, **kwargs

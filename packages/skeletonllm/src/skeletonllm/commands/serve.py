@@ -19,6 +19,23 @@ def register(subparsers) -> None:
     p.add_argument("--max-concurrency", type=int, default=2, help="requests processed at once")
     p.add_argument("--max-body-mb", type=float, default=16.0, help="largest accepted request body")
     p.add_argument("--max-frames", type=int, default=2000, help="longest accepted sequence")
+    p.add_argument("--max-candidates", type=int, default=256, help="most candidates per request")
+    p.add_argument("--max-question-chars", type=int, default=4000, help="longest accepted question")
+    p.add_argument(
+        "--max-connections", type=int, default=16, help="connection threads (a fixed pool)"
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a connection has to send each request (then 408)",
+    )
+    p.add_argument(
+        "--queue-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a request waits for the model (then 503)",
+    )
     p.add_argument(
         "--name", default=None, help="model name reported by the API (default: directory name)"
     )
@@ -29,6 +46,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..serve import serve
 
+    if not 0 < args.max_body_mb < 1 << 20:
+        raise ValueError(f"--max-body-mb must be a positive number, got {args.max_body_mb}")
     serve(
         args.model,
         args.host,
@@ -37,6 +56,11 @@ def run(args) -> int:
         max_concurrency=args.max_concurrency,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         max_frames=args.max_frames,
+        max_candidates=args.max_candidates,
+        max_question_chars=args.max_question_chars,
+        max_connections=args.max_connections,
+        request_timeout=args.request_timeout,
+        queue_timeout=args.queue_timeout,
         verbose=args.verbose,
     )
     return 0
