@@ -16,9 +16,8 @@ import numpy as np
 
 from ..errors import CorruptDataError, SkelFormatError, TruncatedFileError
 from ..layout import Layout
-from ..limits import get_limits
 from ..motion import Motion
-from ..readers._common import check_npy, check_size, parse_json
+from ..readers._common import check_npy, check_size, inflate_budget, parse_json
 from ..registry import _LAYOUTS, register_reader, register_writer
 
 FORMAT_TAG = "skelformats.npz"
@@ -116,15 +115,15 @@ def _check_members(path: Path) -> None:
     """Bound the archive before numpy reads it: unpacked size within ``limits.max_bytes`` and every
     array's declared shape backed by the bytes of its member (a zip bomb or a forged header is refused
     before anything is allocated)."""
-    limit = get_limits().max_bytes
+    limit = inflate_budget(path.stat().st_size)
     with zipfile.ZipFile(path) as z:
         infos = z.infolist()
         total = sum(i.file_size for i in infos)
         if total > limit:
             raise CorruptDataError(
                 path,
-                f"the archive unpacks to {total} bytes, more than {limit} "
-                "(skelformats.limits max_bytes)",
+                f"the archive unpacks to {total} bytes, more than the {limit} allowed for a file "
+                "of this size (skelformats.limits max_bytes)",
             )
         for info in infos:
             if info.filename.endswith(".npy"):

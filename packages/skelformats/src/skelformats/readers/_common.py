@@ -26,6 +26,7 @@ from ..motion import Motion
 # frames implied by gaps in frame numbers, per frame that holds data (MediaPipe exports skip
 # frames without a detection; more than this many empty frames per detection is not a recording)
 GAP_RATIO = 16
+INFLATE_RATIO, INFLATE_FLOOR = 64, 16 << 20
 
 
 def warn(path, problem: str, stacklevel: int = 3) -> None:
@@ -96,6 +97,13 @@ def parse_json(path: Path, text: str, truncation_is_error: bool = False):
         raise cls(path, f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     except RecursionError:  # cannot happen below the depth limit, but never let it escape
         raise CorruptDataError(path, "JSON nested too deeply to parse") from None
+
+
+def inflate_budget(size: int) -> int:
+    """Bytes that a compressed input of ``size`` bytes may unpack to: ``limits.max_bytes``, and
+    above ``INFLATE_FLOOR`` at most ``INFLATE_RATIO`` times its size (real skeleton data compresses
+    1.3-11x; a 1000x ratio is a bomb)."""
+    return min(get_limits().max_bytes, max(INFLATE_FLOOR, INFLATE_RATIO * size))
 
 
 def check_frames(path: Path, frames: int, present: int | None = None, what: str = "frames") -> None:

@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CorruptDataError, TruncatedFileError, UnknownFormatError
-from ..limits import get_limits
-from ._common import check_size
+from ._common import check_size, inflate_budget
 
 HEADER_BYTES = 128
 MAX_DEPTH = 16  # Florence needs 3 (cell -> struct -> field array)
@@ -46,7 +45,7 @@ class _Reader:
     def __init__(self, path: Path, order: str, size: int = 0):
         self.path, self.order = path, order
         self.tag = struct.Struct(order + "II")
-        self.budget = get_limits().max_bytes
+        self.budget = self.allowed = inflate_budget(size)
         self.arrays = 0
         self.max_arrays = MIN_ARRAYS + size // BYTES_PER_ARRAY
 
@@ -81,8 +80,8 @@ class _Reader:
         if len(out) > self.budget:
             raise CorruptDataError(
                 self.path,
-                f"{what} inflates to more than the {get_limits().max_bytes} bytes allowed "
-                "(skelformats.limits max_bytes)",
+                f"{what} inflates to more than the {self.allowed} bytes allowed for a file of "
+                "this size (skelformats.limits max_bytes)",
             )
         # MATLAB sometimes ends a stream without its final block: what it holds is checked by the
         # parse of the array inside (a cut-short array is a TruncatedFileError there)
