@@ -316,6 +316,33 @@ def test_mat_reader_equals_scipy_on_generated_files(tmp_path):
                 _same(ours[k], theirs[k], f"{name}:{k}")
 
 
+def test_mat_reader_equals_scipy_on_every_supported_structure(tmp_path):
+    cell = np.empty((2, 2), dtype=object)
+    cell[0, 0], cell[1, 0], cell[0, 1], cell[1, 1] = "a", np.arange(3), np.zeros((0, 0)), [[1.5]]
+    rec = np.zeros((2, 1), dtype=[("name", "O"), ("values", "O")])
+    rec[0, 0] = ("wave", np.ones((2, 3, 4), np.float32))
+    rec[1, 0] = ("clap", cell)
+    fields = {
+        "rows": np.array(["ab", "cd", "ef"]),
+        "text": "héllo ✓",
+        "empty_text": "",
+        "cplx": np.array([[1 + 2j, 3 - 1j]]),
+        "ints": np.arange(-5, 5, dtype=np.int16).reshape(2, 5),
+        "u64": np.array([[2**63]], np.uint64),
+        "flags": np.array([[True, False]]),
+        "cube": np.arange(24.0).reshape(2, 3, 4),
+        "cell": cell,
+        "rec": rec,
+    }
+    for compress in (False, True):
+        p = tmp_path / f"all_{compress}.mat"
+        scipy.io.savemat(p, fields, do_compression=compress)
+        ours, theirs = read_mat(p), scipy.io.loadmat(p)
+        assert set(ours) == set(fields)
+        for k in ours:
+            _same(ours[k], theirs[k], f"{p.name}:{k}")
+
+
 def test_mat_reader_equals_scipy_on_the_real_files():
     root = data_dir()
     files = (

@@ -163,31 +163,30 @@ class _Reader:
 
     def _char(self, buf, pos, stop, dims, count, what):
         t, s, e, pos = self.element(buf, pos, stop, f"the text of {what}")
-        raw = bytes(buf[s:e])
         try:
-            if t == _MI_UTF8:
-                text = raw.decode("utf-8")
-            elif t == _MI_UTF16:
-                text = raw.decode("utf-16-le" if self.order == "<" else "utf-16-be")
-            elif t == _MI_UTF32:
-                text = raw.decode("utf-32-le" if self.order == "<" else "utf-32-be")
+            if t in (_MI_UTF8, _MI_UTF16, _MI_UTF32):
+                enc = {_MI_UTF8: "utf-8", _MI_UTF16: "utf-16", _MI_UTF32: "utf-32"}[t]
+                if t != _MI_UTF8:
+                    enc += "-le" if self.order == "<" else "-be"
+                text = bytes(buf[s:e]).decode(enc)
+                codes = np.frombuffer(text.encode("utf-32-le"), "<u4")
             else:
                 codes = self.numbers(buf, s, e, t, what)
                 if codes.size and (codes.min() < 0 or codes.max() > 0x10FFFF):
                     raise ValueError("character code out of range")
-                text = "".join(map(chr, codes.tolist()))
         except (UnicodeDecodeError, ValueError) as err:
             raise CorruptDataError(self.path, f"{what}: undecodable text ({err})") from None
-        if len(text) != count:
+        if codes.size != count:
             raise CorruptDataError(
-                self.path, f"{what}: {len(text)} characters for dimensions {dims}"
+                self.path, f"{what}: {codes.size} characters for dimensions {dims}"
             )
         if count == 0:
             return np.zeros(dims[:-1], dtype="U1")
-        chars = np.array(list(text), dtype="U1").reshape(dims, order="F")
+        # code points -> one string per row along the last axis, as loadmat(chars_as_strings=True)
+        chars = codes.astype("<u4").view("<U1").reshape(dims, order="F")
         width = dims[-1]
-        flat = chars.reshape(-1, width)
-        return np.array(["".join(row) for row in flat], dtype=f"U{width}").reshape(dims[:-1])
+        rows = np.ascontiguousarray(chars).reshape(-1, width).view(f"<U{width}")
+        return rows.reshape(dims[:-1])
 
     def _children_fit(self, n: int, pos: int, stop: int, what: str) -> None:
         if n > (stop - pos) // 8:  # every child array needs at least an 8-byte tag
