@@ -10,22 +10,81 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 _BRIDGES: dict[str, type[Bridge]] = {}
 
-# PIL's resampling filters by the integer ids processors store in their JSON.
+# PIL's resampling filters by the integer ids processors store in their JSON. Bilinear and bicubic use
+# torch's antialiased interpolate (the same separable filters as PIL); nearest is torch's; Lanczos, box
+# and Hamming are PIL's filters applied as weight matrices (see _pil_resize).
 _RESAMPLE_MODES = {
     0: "nearest",
-    1: "bicubic",
+    1: "lanczos",
     2: "bilinear",
     3: "bicubic",
-    4: "bilinear",
-    5: "bicubic",
+    4: "box",
+    5: "hamming",
 }
+
+
+def _lanczos(x: np.ndarray) -> np.ndarray:
+    return np.where((x >= -3) & (x < 3), np.sinc(x) * np.sinc(x / 3), 0.0)
+
+
+def _box(x: np.ndarray) -> np.ndarray:
+    return ((x > -0.5) & (x <= 0.5)).astype(np.float64)
+
+
+def _hamming(x: np.ndarray) -> np.ndarray:
+    a = np.abs(x)
+    return np.where(a < 1, np.sinc(a) * (0.54 + 0.46 * np.cos(np.pi * a)), 0.0)
+
+
+# filter and its support (in input pixels at scale 1), as in PIL's Resample.c
+_PIL_FILTERS = {"lanczos": (_lanczos, 3.0), "box": (_box, 0.5), "hamming": (_hamming, 1.0)}
+
+
+@lru_cache(maxsize=128)
+def pil_weights(n_in: int, n_out: int, mode: str) -> torch.Tensor:
+    """(n_out, n_in) float64 resampling matrix of PIL's separable filter ``mode`` along one axis.
+
+    As PIL: output pixel ``o`` centres at ``(o + 0.5) * scale`` input pixels; when shrinking, the filter
+    is stretched by the scale (antialiasing); the taps cover the rounded support and are normalised to
+    sum to one."""
+    fn, support = _PIL_FILTERS[mode]
+    scale = n_in / n_out
+    stretch = max(scale, 1.0)
+    w = np.zeros((n_out, n_in))
+    for o in range(n_out):
+        centre = (o + 0.5) * scale
+        lo = max(int(centre - support * stretch + 0.5), 0)
+        hi = min(int(centre + support * stretch + 0.5), n_in)
+        taps = fn((np.arange(lo, hi) - centre + 0.5) / stretch)
+        total = taps.sum()
+        w[o, lo:hi] = taps / total if total != 0 else taps
+    return torch.from_numpy(w)
+
+
+def _pil_resize(images: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    """PIL's two-pass resize of [0, 1] images, in float and differentiable.
+
+    PIL stores each pass in 8 bits: it rounds, and clips to [0, 1] (Lanczos lobes overshoot at edges).
+    The clipping is kept here, so the result differs from PIL's by its rounding only (half a level per
+    pass). The horizontal pass runs first, as in Pillow's Resample.c; some Pillow builds run the vertical
+    pass first for some shapes, which changes only which overshoots are clipped in between (never for box
+    and Hamming, whose filters are non-negative, nor for images without overshoot)."""
+    (h, w), (oh, ow) = images.shape[-2:], tuple(size)
+    x = images
+    if ow != w:
+        x = (x @ pil_weights(w, ow, mode).to(x).T).clamp(0, 1)
+    if oh != h:
+        x = (pil_weights(h, oh, mode).to(x) @ x).clamp(0, 1)
+    return x
 
 
 def register_bridge(*model_types: str) -> Callable[[type[Bridge]], type[Bridge]]:
@@ -60,8 +119,9 @@ def resize(
 ) -> torch.Tensor:
     """Differentiable resize of ``(..., C, H, W)`` to ``size`` with antialiasing (identity if unchanged).
 
-    Matches the torchvision processors (which call ``interpolate`` with antialias) and the PIL ones to
-    within PIL's 8-bit rounding.
+    Bilinear and bicubic match the torchvision processors (``interpolate`` with antialias) and PIL's filters
+    up to PIL's 8-bit rounding and clipping; Lanczos, box and Hamming are PIL's filters, clipped as PIL
+    clips, so they differ from PIL by its 8-bit rounding only (at most half a level per pass).
     """
     h, w = images.shape[-2:]
     if (h, w) == tuple(size):
@@ -69,8 +129,10 @@ def resize(
     mode = (
         resample
         if isinstance(resample, str)
-        else _RESAMPLE_MODES.get(int(resample or 3), "bicubic")
+        else _RESAMPLE_MODES.get(int(resample if resample is not None else 3), "bicubic")
     )
+    if mode in _PIL_FILTERS:
+        return _pil_resize(images, size, mode)
     lead = images.shape[:-3]
     flat = images.reshape(-1, *images.shape[-3:])
     kw = {"antialias": True} if mode in ("bilinear", "bicubic") else {}
