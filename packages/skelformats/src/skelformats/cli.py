@@ -276,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="length unit of IN when the file does not say (m, cm, mm, in, or metres per unit)",
     )
     s.set_defaults(func=_cmd_convert)
+    from .datasets.cli import add_parser as _add_dataset_parser
+
+    _add_dataset_parser(sub, **common)
     return p
 
 
