@@ -135,17 +135,18 @@ def recover_dir(path: str | os.PathLike) -> list[Path]:
 _ORPHAN = re.compile(r"\.(?P<name>.+?)\.(?:tmp-|old-)[^/]*|\.(?P<file>.+)\.[^.]+\.tmp")
 
 
-def clean_orphans(directory: str | os.PathLike) -> list[Path]:
-    """:func:`recover_dir` for every name in ``directory`` that an interrupted write left debris of."""
+def clean_orphans(directory: str | os.PathLike, names=None) -> list[Path]:
+    """:func:`recover_dir` for every name in ``directory`` that an interrupted write left debris of
+    (only names for which ``names(name)`` is true, when given)."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    names = set()
+    found = set()
     for p in directory.iterdir():
         m = _ORPHAN.fullmatch(p.name)
-        if m:
-            names.add(m["name"] or m["file"])
-    return [p for name in sorted(names) for p in recover_dir(directory / name)]
+        if m and (names is None or names(m["name"] or m["file"])):
+            found.add(m["name"] or m["file"])
+    return [p for name in sorted(found) for p in recover_dir(directory / name)]
 
 
 def save_tensors(

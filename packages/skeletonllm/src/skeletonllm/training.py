@@ -392,8 +392,10 @@ def train_stage(
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
     if acc.is_main_process:  # before any rank reads or writes: no other writer is running
-        for d in (out_dir, out_dir / "checkpoints"):
-            clean_orphans(d)
+        clean_orphans(out_dir, {"model", "metrics.jsonl"}.__contains__)
+        clean_orphans(
+            out_dir / "checkpoints", lambda n: n == "latest" or bool(_STEP_DIR.fullmatch(n))
+        )
         shutil.rmtree(out_dir / "checkpoints" / "rng", ignore_errors=True)
     acc.wait_for_everyone()
     base = unwrap(model)
@@ -614,36 +616,39 @@ def _save_checkpoint(
     if acc.is_main_process:
         params = dict(base.named_parameters())
         with atomic_dir(ck / name) as tmp:
-            save_tensors({n: params[n] for n in names}, tmp / "weights.safetensors")
-            _optimizer_to_files(opt.optimizer if hasattr(opt, "optimizer") else opt, tmp)
-            s = sched.scheduler if hasattr(sched, "scheduler") else sched
-            write_json(
-                tmp / "scheduler.json",
-                {
-                    "last_epoch": s.last_epoch,
-                    "_step_count": s._step_count,
-                    "last_lr": s.get_last_lr(),
-                },
-            )
-            if acc.num_processes > 1:
-                for r in range(acc.num_processes):
-                    for ext in ("safetensors", "json"):
-                        src = ck / "rng" / name / f"rng-{r}.{ext}"
-                        os.replace(src, tmp / src.name)
-                (ck / "rng" / name).rmdir()
-            else:
-                save_tensors(rng_t, tmp / "rng-0.safetensors")
-                write_json(tmp / "rng-0.json", rng_meta)
-            write_json(
-                tmp / "trainer_state.json",
-                {
-                    "step": step,
-                    "micro_batch": step * settings["grad_accum"],
-                    "trainable_names": names,
-                    **settings,
-                },
-                indent=1,
-            )
+            try:
+                save_tensors({n: params[n] for n in names}, tmp / "weights.safetensors")
+                _optimizer_to_files(opt.optimizer if hasattr(opt, "optimizer") else opt, tmp)
+                s = sched.scheduler if hasattr(sched, "scheduler") else sched
+                write_json(
+                    tmp / "scheduler.json",
+                    {
+                        "last_epoch": s.last_epoch,
+                        "_step_count": s._step_count,
+                        "last_lr": s.get_last_lr(),
+                    },
+                )
+                if acc.num_processes > 1:
+                    for r in range(acc.num_processes):
+                        for ext in ("safetensors", "json"):
+                            src = ck / "rng" / name / f"rng-{r}.{ext}"
+                            os.replace(src, tmp / src.name)
+                    (ck / "rng" / name).rmdir()
+                else:
+                    save_tensors(rng_t, tmp / "rng-0.safetensors")
+                    write_json(tmp / "rng-0.json", rng_meta)
+                write_json(
+                    tmp / "trainer_state.json",
+                    {
+                        "step": step,
+                        "micro_batch": step * settings["grad_accum"],
+                        "trainable_names": names,
+                        **settings,
+                    },
+                    indent=1,
+                )
+            except CheckpointError as exc:  # name the checkpoint, not its temporary directory
+                raise CheckpointError(str(exc).replace(str(tmp), str(ck / name))) from exc
         atomic_write_text(ck / "latest", name)
         _prune_checkpoints(out_dir, keep)
     acc.wait_for_everyone()
