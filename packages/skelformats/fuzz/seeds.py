@@ -413,7 +413,10 @@ def hostile_seeds() -> dict[str, dict[str, bytes]]:
             ).encode(),
         },
         "openpose": {"nested.json": ('{"people": ' + "[" * deep + "]" * deep + "}").encode()},
-        "utkinect_labels": {"recording_only.txt": b"s01_e01\n"},
+        "utkinect_labels": {
+            "recording_only.txt": b"s01_e01\n",
+            "overlapping_segments.txt": b"s01_e01\n" + b"walk: 0 4\n" * 1000,
+        },
         "utkinect": {"frame_id_1e308.txt": f"1e308 {_fmt(np.zeros(60))}\n".encode()},
     }
 

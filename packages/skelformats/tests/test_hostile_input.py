@@ -85,6 +85,7 @@ def test_corpus_input_is_accepted_or_refused_cleanly(tmp_path, target, name, det
         ("nwucla", "coordinate_1e30.json", sf.CorruptDataError, r"implausible .*1e\+30"),
         ("openpose", "nested.json", sf.CorruptDataError, r"JSON nested 3001 deep"),
         ("utkinect_labels", "recording_only.txt", sf.EmptySequenceError, r"no segment"),
+        ("utkinect_labels", "overlapping_segments.txt", sf.EmptySequenceError, r"no segment"),
         ("utkinect", "frame_id_1e308.txt", sf.CorruptDataError, r"frame id"),
     ],
 )
@@ -239,6 +240,19 @@ def test_utkinect_label_file_without_segments_is_an_error(tmp_path):
     lab.write_text("s01_e01\n")
     with pytest.raises(sf.EmptySequenceError, match="no segment could be read"):
         utkinect.read_utkinect(lab)
+
+
+def test_overlapping_utkinect_segments_are_bounded(tmp_path):
+    (tmp_path / "joints_s01_e01.txt").write_text(
+        TARGETS["utkinect_labels"][1]["joints_s01_e01.txt"]
+    )
+    lab = tmp_path / "actionLabel.txt"
+    lab.write_text("s01_e01\nwalk: 0 4\nsitDown: 2 4\n")  # 3 + 2 of 3 frames: allowed
+    assert [m.num_frames for m in utkinect.read_utkinect(lab)] == [3, 2]
+    lab.write_text("s01_e01\n" + "walk: 0 4\n" * 3)
+    with pytest.warns(sf.SkelFormatWarning, match=r"select 9 frames of a recording of 3"):
+        with pytest.raises(sf.EmptySequenceError):
+            utkinect.read_utkinect(lab)
 
 
 def test_huge_frame_id_is_not_wrapped(tmp_path):

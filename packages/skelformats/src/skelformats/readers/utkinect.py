@@ -30,6 +30,8 @@ from ._common import load_all, numeric_table, read_text, warn
 NUM_JOINTS = 20
 VIDEO_FPS = 30.0
 LABEL_FILE = "actionLabel.txt"
+# segments may overlap, but together select at most this many times the recording's frames
+MAX_OVERLAP = 2
 # Order of the dataset's action_names.mat; ids are 1-based positions here.
 ACTIONS = (
     "walk",
@@ -135,6 +137,7 @@ def _segments(
     ids, joints = read_joints_file(path)
     fps = _fps(ids)
     out = []
+    selected = 0
     for seg in segments:
         where = f"{label_path} line {seg.line} ({recording} {seg.action})"
         if seg.start is None or seg.end is None:
@@ -155,6 +158,13 @@ def _segments(
                 stacklevel=4,
             )
             continue
+        selected += int(rows.sum())
+        if selected > MAX_OVERLAP * len(ids):  # each copy is a new array: bound the total
+            raise CorruptDataError(
+                label_path,
+                f"the segments of {recording} select {selected} frames of a recording of "
+                f"{len(ids)} (more than {MAX_OVERLAP}x: they overlap)",
+            )
         meta = _meta(path, recording)
         meta.update(
             label_file=str(label_path),
