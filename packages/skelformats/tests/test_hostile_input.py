@@ -162,6 +162,14 @@ def test_directory_named_like_a_file_is_refused(tmp_path):
         assert e.value.path == str(d), name
 
 
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_endless_device_is_refused_by_every_reader():
+    for fmt in sorted(sf.list_readers()):
+        with pytest.raises(sf.SkelFormatError) as e:
+            sf.load("/dev/zero", format=fmt)
+        assert e.value.path == "/dev/zero", fmt
+
+
 @pytest.mark.parametrize("exc", [MemoryError, RecursionError, ZeroDivisionError, RuntimeError])
 def test_load_never_lets_a_foreign_exception_escape(tmp_path, exc):
     def broken(path):

@@ -42,6 +42,8 @@ def check_size(path: Path) -> None:
         raise CorruptDataError(path, f"cannot read the file: {e.strerror or e}") from None
     if Path(path).is_dir():
         raise UnknownFormatError(path, "is a directory, expected a file")
+    if not Path(path).is_file():  # a device or pipe has no size to check: /dev/zero never ends
+        raise UnknownFormatError(path, "is not a regular file")
     limit = get_limits().max_bytes
     if size > limit:
         raise CorruptDataError(
