@@ -43,10 +43,11 @@ def test_forward_matches_reference(device):
     assert (out.cpu() - ref).abs().max() < 2e-5
 
 
-@pytest.mark.parametrize("loss", ["weighted", "mean"])
-def test_gradients_match_reference(device, loss):
-    """Joint and colour gradients; ``mean`` sends an expanded (zero-stride) output gradient."""
-    joints = motion("j15", 2, seed=4)[..., :2]  # 2D: the z = 0 plane
+@pytest.mark.parametrize("loss, dims", [("weighted", 3), ("mean", 2)])
+def test_gradients_match_reference(device, loss, dims):
+    """Joint and colour gradients of 3D and 2D (z = 0) joints; ``mean`` sends an expanded (zero-stride)
+    output gradient."""
+    joints = motion("j15", 2, seed=4, dims=dims)
     _, edges = LAYOUTS["j15"]
     colors = torch.rand(15, 3, generator=torch.Generator().manual_seed(0))
     weight = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
