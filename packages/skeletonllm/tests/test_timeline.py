@@ -217,9 +217,14 @@ def test_several_people_run_per_body(model):
     a, _ = concatenated(("walk",))
     b, _ = concatenated(("wave",))
     n = min(a.num_frames, b.num_frames)
-    two = Motion(np.stack([a.data[:n], b.data[:n]]), "ntu25", fps=30.0)
+    # Body 1 enters halfway (confidence 0 before, as readers mark an absent body).
+    conf = np.ones((2, n, 25), np.float32)
+    conf[1, : n // 2] = 0
+    two = Motion(np.stack([a.data[:n], b.data[:n]]), "ntu25", fps=30.0, confidence=conf)
     segs = model.timeline(two, ["walk", "wave"], window=1.0, stride=0.5)
     assert {s.body for s in segs} == {0, 1}
+    assert min(s.start for s in segs if s.body == 0) == 0
+    assert min(s.start for s in segs if s.body == 1) >= (n // 2 - 30) / 30.0
     for body in (0, 1):
         own = [s for s in segs if s.body == body]
         ref = model.timeline(two.person(body), ["walk", "wave"], window=1.0, stride=0.5)
@@ -319,10 +324,33 @@ def test_cli_timeline_writes_json_and_plot(model, tmp_path):
     assert doc["description"].startswith("0.0-")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(r.stdout.strip().splitlines()) == len(segs) + 1  # segments + the description
+    # --live: the file replayed (50x its frame rate) into the streaming recogniser.
+    live_json = tmp_path / "live.json"
+    r = cli(
+        src,
+        "--model",
+        ckpt,
+        "--labels",
+        "walk,wave",
+        "--window",
+        "1",
+        "--live",
+        "--speed",
+        "50",
+        "--json",
+        live_json,
+    )
+    assert r.returncode == 0, r.stderr
+    events = json.loads(live_json.read_text())["events"]
+    # Faster than it can be scored: windows are skipped, never queued or repeated.
+    assert 1 <= len(events) <= 1 + (motion.num_frames - 30) // 15
+    assert all(e["last"] - e["first"] == 29 for e in events)
+    assert all(a["last"] < b["last"] for a, b in zip(events, events[1:]))
+    assert all(e["latency"] >= 0 and e["label"] in ("walk", "wave") for e in events)
+    assert r.stdout.count("latency") == len(events) + 1
     for bad_args, name in (
         (("--window", "-1"), "--window"),
         (("--window", "1", "--stride", "2"), "--stride"),
-        (("--labels", "walk,walk"), "duplicates"),
     ):
         bad = cli(src, "--model", ckpt, *bad_args)
         assert bad.returncode == 2 and name in bad.stderr, bad.stderr

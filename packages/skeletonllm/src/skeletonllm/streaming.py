@@ -2,10 +2,10 @@
 
 ``StreamingRecognizer.push(frame)`` keeps the last ``window`` seconds of frames and, every ``stride``
 seconds of input, scores that window against the labels (the same candidate scoring as recognition
-and :mod:`skeletonllm.timeline`) and returns an :class:`Event`. When scoring takes longer than a
-stride of input, the next window is scored only once the frames that arrived meanwhile are in, so the
-recogniser never queues work: a frame's label comes at most one stride of input plus about two scoring
-times after the frame arrived. ``stream`` wraps it as a generator over any frame iterable, ``replay``
+and :mod:`skeletonllm.timeline`) and returns an :class:`Event`. Frames that arrived while the previous
+window was being scored (their arrival time is before it finished) are taken in without scoring, so
+the recogniser never queues work: a frame's label comes at most one stride of input (or one scoring
+time, when scoring is slower) plus one scoring time after the frame arrived. ``stream`` wraps it as a generator over any frame iterable, ``replay``
 plays a recorded motion at its frame rate, and ``measure`` reports the latency figures.
 """
 
@@ -85,7 +85,7 @@ class StreamingRecognizer:
         self._conf: deque = deque(maxlen=self.window_frames)
         self._count = 0
         self._since = 0
-        self._wait = self.stride_frames  # frames to collect before the next scoring
+        self._busy_until = -math.inf  # clock time the last scoring finished
         self.events: list[Event] = []
 
     @property
@@ -93,7 +93,8 @@ class StreamingRecognizer:
         return self._count
 
     def push(self, frame, confidence=None, *, arrived: float | None = None) -> Event | None:
-        """Add one frame; returns an Event when a window was scored, else None."""
+        """Add one frame; returns an Event when a window was scored, else None. ``arrived``: the
+        frame's arrival time on ``clock`` (default: now)."""
         arrived = self.clock() if arrived is None else arrived
         j = np.asarray(frame, np.float32)
         if j.ndim != 2:
@@ -108,9 +109,8 @@ class StreamingRecognizer:
         self._since += 1
         if len(self._joints) < self.min_frames:
             return None
-        first_label = len(self.events) == 0 and self._since >= self.min_frames
-        if not first_label and self._since < self._wait:
-            return None
+        if self.events and (self._since < self.stride_frames or arrived < self._busy_until):
+            return None  # not a stride yet, or a backlog frame that came in during the last scoring
         return self._emit(arrived)
 
     def _emit(self, arrived: float) -> Event:
@@ -121,14 +121,11 @@ class StreamingRecognizer:
             fps=self.fps,
             confidence=None if bool((conf > 0).all()) else conf,
         )
-        t0 = self.clock()
         s = self.model.score([motion], [self.prompt], self.labels)
         s = s.detach().float().cpu().numpy() if hasattr(s, "detach") else np.asarray(s, float)
         p = _softmax(np.where(np.isfinite(s), s, -1e30).reshape(1, -1).astype(np.float64))[0]
         now = self.clock()
-        # Frames that arrive while this window is scored are not waited for twice: the next
-        # window is due after a stride or after as many frames as the scoring took, whichever is more.
-        self._wait = max(self.stride_frames, math.ceil((now - t0) * self.fps))
+        self._busy_until = now
         self._since = 0
         last = self._count - 1
         first = last - len(self._joints) + 1
@@ -214,7 +211,8 @@ def measure(
     speed: float = 1.0,
 ) -> dict:
     """Replay ``motion`` into a recogniser and summarise: label latency (newest frame -> label),
-    frame-to-label delay (every frame), and the frame rate sustained end to end."""
+    frame-to-label delay (every frame after the first full window), time to the first label, and
+    the frame rate sustained end to end."""
     rec = StreamingRecognizer(
         model, labels, layout=motion.layout, fps=motion.fps, window=window, stride=stride
     )
@@ -225,8 +223,11 @@ def measure(
         rec.push(frame, arrived=arrived)
     wall = time.perf_counter() - t0
     lat = np.array([e.latency for e in rec.events])
-    delay = frame_delays(rec.events, arrivals)
+    # Steady state: frames after the first full window (before it, every frame waits for the window
+    # to fill, which is the start-up delay reported on its own).
+    delay = frame_delays(rec.events, arrivals)[rec.window_frames - 1 :]
     delay = delay[np.isfinite(delay)]
+    first = rec.events[0].emitted - arrivals[0] if rec.events else float("nan")
 
     def q(x, p):
         return float(np.percentile(x, p)) if len(x) else float("nan")
@@ -236,6 +237,7 @@ def measure(
         "input_fps": motion.fps * speed if math.isfinite(speed) else None,
         "sustained_fps": motion.num_frames / wall,
         "labels_emitted": len(rec.events),
+        "first_label_s": first,
         "latency_median_s": q(lat, 50),
         "latency_p95_s": q(lat, 95),
         "frame_delay_median_s": q(delay, 50),
@@ -246,4 +248,100 @@ def measure(
     }
 
 
-__all__ = ["Event", "StreamingRecognizer", "frame_delays", "measure", "replay", "stream"]
+def demo_stream(layout: str = "kinect_v1_20", actions=("walk", "squat", "wave"), fps=30.0):
+    """Synthetic actions one after the other (``skelformats.synth``), a recording to replay."""
+    from skelformats import Motion, synth
+
+    parts = [synth.generate(a, layout=layout, seed=i) for i, a in enumerate(actions)]
+    parts = [p if p.fps == fps else _resample(p, fps) for p in parts]
+    return Motion(np.concatenate([p.data for p in parts]), layout, fps=fps)
+
+
+def _resample(motion, fps: float):
+    t = np.arange(0, motion.duration, 1.0 / fps) * motion.fps
+    idx = np.clip(np.round(t).astype(int), 0, motion.num_frames - 1)
+    return motion.replace(data=motion.data[idx], confidence=None, fps=fps)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m skeletonllm.streaming --model CKPT``: live figures on this machine (one thread):
+    real-time replay at 30 frames/s (latency, frame-to-label delay), the frame rate sustained when
+    frames come as fast as they are taken, and beside it the offline batched timeline's frame rate."""
+    import argparse
+    import json
+
+    import torch
+
+    from .model import SkeletonLLM
+    from .timeline import default_labels, timeline
+
+    ap = argparse.ArgumentParser(prog="python -m skeletonllm.streaming", description=main.__doc__)
+    ap.add_argument("--model", required=True, help="checkpoint directory")
+    ap.add_argument("--file", default=None, help="recording to replay (default: synthetic, 30 fps)")
+    ap.add_argument("--labels", default=None, help="comma-separated labels (default: synthetic)")
+    ap.add_argument("--window", type=float, default=DEFAULT_WINDOW)
+    ap.add_argument("--stride", type=float, default=DEFAULT_STRIDE)
+    ap.add_argument("--fps", type=float, default=30.0, help="input frame rate of the replay")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    model = SkeletonLLM.from_pretrained(args.model).eval()
+    labels = args.labels.split(",") if args.labels else default_labels()
+    if args.file:
+        from .timeline import untrimmed
+
+        motion = untrimmed(args.file)[0][0]
+        motion = motion if motion.fps == args.fps else _resample(motion, args.fps)
+    else:
+        motion = demo_stream(fps=args.fps)
+    kw = {"window": args.window, "stride": args.stride}
+    measure(model, _head(motion), labels, speed=math.inf, **kw)  # warm-up
+    live = measure(model, motion, labels, speed=1.0, **kw)
+    fast = measure(model, motion, labels, speed=math.inf, **kw)
+    t0 = time.perf_counter()
+    timeline(model, motion, labels, **kw)
+    offline_fps = motion.num_frames / (time.perf_counter() - t0)
+    out = {
+        "threads": args.threads,
+        "frames": motion.num_frames,
+        "input_fps": args.fps,
+        "window_s": args.window,
+        "stride_s": args.stride,
+        "labels": len(labels),
+        "live_latency_median_s": live["latency_median_s"],
+        "live_latency_p95_s": live["latency_p95_s"],
+        "live_frame_delay_median_s": live["frame_delay_median_s"],
+        "live_frame_delay_p95_s": live["frame_delay_p95_s"],
+        "live_frame_delay_max_s": live["frame_delay_max_s"],
+        "live_labels": live["labels_emitted"],
+        "live_first_label_s": live["first_label_s"],
+        "sustained_fps": fast["sustained_fps"],
+        "offline_timeline_fps": offline_fps,
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for k, v in out.items():
+            print(f"{k:28s} {v:.4g}" if isinstance(v, float) else f"{k:28s} {v}")
+    return 0
+
+
+def _head(motion, seconds: float = 3.0):
+    n = min(motion.num_frames, max(1, round(seconds * motion.fps)))
+    return motion.replace(data=motion.data[:n], confidence=None)
+
+
+__all__ = [
+    "Event",
+    "StreamingRecognizer",
+    "demo_stream",
+    "frame_delays",
+    "main",
+    "measure",
+    "replay",
+    "stream",
+]
+
+if __name__ == "__main__":
+    raise SystemExit(main())

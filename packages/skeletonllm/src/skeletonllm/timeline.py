@@ -51,13 +51,15 @@ class WindowScores:
 
     frames: np.ndarray  # (N, 2) int frame bounds [a, b)
     owned: np.ndarray  # (N, 2) float seconds, tiling [0, duration)
-    probs: np.ndarray  # (N, C) softmax over the labels
+    probs: np.ndarray  # (N, C) softmax over the labels; NaN rows: the body is absent
     labels: list[str]
     fps: float
 
     @property
     def top(self) -> np.ndarray:
-        return self.probs.argmax(1)
+        """Best label per window; -1 where the body is absent (no observed joint)."""
+        present = np.isfinite(self.probs).all(1)
+        return np.where(present, np.nan_to_num(self.probs, nan=-1.0).argmax(1), -1)
 
 
 # --------------------------------------------------------------------------- windows
@@ -134,19 +136,22 @@ def score_windows(
     if motion.multi:
         raise ValueError("score_windows takes one person; split several people with bodies()")
     bounds = window_bounds(motion.num_frames, motion.fps, window, stride)
-    rows = []
-    for i in range(0, len(bounds), batch_size):
-        chunk = [crop(motion, a, b) for a, b in bounds[i : i + batch_size]]
+    # A tracked body may be absent for a while (confidence 0 in every joint): nothing to label there.
+    seen = motion.mask.any(-1)
+    present = np.flatnonzero([seen[a:b].any() for a, b in bounds])
+    probs = np.full((len(bounds), len(labels)), np.nan)
+    for i in range(0, len(present), batch_size):
+        idx = present[i : i + batch_size]
+        chunk = [crop(motion, *bounds[k]) for k in idx]
         s = model.score(chunk, [prompt] * len(chunk), list(labels))
         s = s.detach().float().cpu().numpy() if hasattr(s, "detach") else np.asarray(s, float)
-        rows.append(np.asarray(s, np.float64).reshape(len(chunk), len(labels)))
-    logp = np.concatenate(rows)
-    # A closed-set classifier may give -inf to labels it never saw; keep them at ~0 probability.
-    logp = np.where(np.isfinite(logp), logp, -1e30)
+        logp = np.asarray(s, np.float64).reshape(len(chunk), len(labels))
+        # A closed-set classifier may give -inf to labels it never saw; keep them at ~0 probability.
+        probs[idx] = _softmax(np.where(np.isfinite(logp), logp, -1e30))
     return WindowScores(
         bounds,
         owned_intervals(bounds, motion.num_frames, motion.fps),
-        _softmax(logp),
+        probs,
         list(labels),
         motion.fps,
     )
@@ -176,10 +181,11 @@ def default_labels() -> list[str]:
 def merge_windows(ws: WindowScores, *, top_k: int = 1, body: int = 0) -> list[Segment]:
     """Segments from runs of consecutive windows in which a label is among the ``top_k`` best; a
     segment spans the run's owned time, its score is the label's mean probability over the run."""
-    order = np.argsort(-ws.probs, 1)[:, : max(1, top_k)]
+    present = ws.top >= 0
+    order = np.argsort(-np.nan_to_num(ws.probs, nan=-1.0), 1)[:, : max(1, top_k)]
     out = []
     for c, name in enumerate(ws.labels):
-        hit = (order == c).any(1)
+        hit = (order == c).any(1) & present
         i = 0
         while i < len(hit):
             if not hit[i]:
@@ -229,7 +235,8 @@ def temporal_nms(
 
 
 def frame_labels(ws: WindowScores, num_frames: int) -> np.ndarray:
-    """(T,) label index per frame: the label of the window that owns the frame's time."""
+    """(T,) label index per frame: the label of the window that owns the frame's time (-1: the
+    body is absent there)."""
     t = (np.arange(num_frames) + 0.5) / ws.fps
     idx = np.clip(np.searchsorted(ws.owned[:, 1], t, side="right"), 0, len(ws.owned) - 1)
     return ws.top[idx]
