@@ -36,13 +36,14 @@ def test_default_model_learns_synthetic_actions_held_out():
     model = tiny_model()
     assert set(model.trainable_groups) == {"renderer", "projector", "lora"}
     train = synthetic_records(24, actions=ACTIONS, seed=0)
-    held_out = synthetic_records(12, actions=ACTIONS, seed=1000)
+    held_out = synthetic_records(48, actions=ACTIONS, seed=1000)  # 16 per action
     candidates = [r.target for r in train[: len(ACTIONS)]]
     assert sorted(candidates) == sorted(ACTIONS)
     _fit(model, train, steps=80, lr=5e-3, batch_size=6)
     assert _accuracy(model, train, candidates) >= 0.75
-    # chance is 1/3; 7 of 12 needs the rendered motion, not the prompt or the answer prior
-    assert _accuracy(model, held_out, candidates) >= 7 / 12
+    # Chance is 1/3, and the prompt or the answer prior alone gives 1/3 on balanced classes. A model
+    # guessing at random reaches 36 of 48 with probability P(Binomial(48, 1/3) >= 36) = 4.3e-9.
+    assert _accuracy(model, held_out, candidates) >= 36 / 48
 
 
 def test_answer_depends_on_one_prompt_word():
