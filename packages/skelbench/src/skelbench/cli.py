@@ -128,6 +128,13 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated task kinds (recognition,captioning,reasoning,cross_format) or task "
         "names (see `skelbench list`)",
     )
+    r.add_argument(
+        "--include-path",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="register the tasks of every YAML file in DIR (repeatable); name them with --tasks",
+    )
     r.add_argument("-o", "--out", default="skelbench-output", help="output directory")
     r.add_argument(
         "--limit",
@@ -267,6 +274,13 @@ def _split_tasks(arg: str | None):
 
 def check_run(a) -> tuple[list[str] | None, list[str] | None]:
     """Every usage error of ``skelbench run``, before anything heavy is loaded."""
+    for d in a.include_path or ():
+        from skelbench.tasks import include_path
+
+        try:
+            include_path(d)
+        except ValueError as e:
+            raise UsageError(f"--include-path {d}: {e}") from None
     model = Path(a.model)
     if not model.exists():
         raise UsageError(f"--model {a.model}: checkpoint directory not found")

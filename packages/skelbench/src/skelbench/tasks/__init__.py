@@ -1,7 +1,10 @@
 """Task registry, lm-evaluation-harness style: a task is data (``TaskSpec``) naming its dataset,
 split, prompt template, candidate set and metrics. ``register_task`` adds one (also from YAML with
-``load_task_yaml``); third-party packages may register through the ``skelbench.tasks`` entry-point
-group (each entry point is a callable returning an iterable of ``TaskSpec``)."""
+``load_task_yaml``, or every YAML file of a folder with ``include_path``, the API behind
+``skelbench run --include-path DIR``); third-party packages may register through the
+``skelbench.tasks`` entry-point group (each entry point is a callable returning an iterable of
+``TaskSpec``).  Tasks whose ``options`` say ``on_request: true`` (data the user supplies: NTU,
+HumanML3D, a folder) run when named, and are left out of whole-suite runs."""
 
 from __future__ import annotations
 
@@ -109,6 +112,23 @@ def load_task_yaml(path: str | Path, *, overwrite: bool = False) -> list[TaskSpe
     return out
 
 
+def include_path(path: str | Path, *, overwrite: bool = True) -> list[TaskSpec]:
+    """Register the tasks of every ``*.yaml`` / ``*.yml`` file under the folder ``path`` (searched
+    recursively, in sorted order; a file path loads that file).  Later files override earlier ones."""
+    path = Path(path)
+    if path.is_file():
+        return load_task_yaml(path, overwrite=overwrite)
+    if not path.is_dir():
+        raise ValueError(f"{path}: --include-path must be a folder of task YAML files")
+    files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not files:
+        raise ValueError(f"{path}: no .yaml / .yml task files found")
+    out: list[TaskSpec] = []
+    for f in files:
+        out.extend(load_task_yaml(f, overwrite=overwrite))
+    return out
+
+
 def _load_entry_points() -> None:
     global _ENTRY_POINTS_LOADED
     if _ENTRY_POINTS_LOADED:
@@ -129,11 +149,19 @@ def get_task(name: str) -> TaskSpec:
         raise KeyError(f"unknown task {name!r}; known: {sorted(_REGISTRY)}") from None
 
 
-def list_tasks(suite: str | None = None, kinds: tuple[str, ...] | None = None) -> list[TaskSpec]:
-    """Registered tasks, optionally filtered by suite ('synth', 'real', 'all') and kinds."""
+def list_tasks(
+    suite: str | None = None,
+    kinds: tuple[str, ...] | None = None,
+    *,
+    on_request: bool = False,
+) -> list[TaskSpec]:
+    """Registered tasks, optionally filtered by suite ('synth', 'real', 'all') and kinds; tasks
+    marked ``on_request`` only with ``on_request=True``."""
     _load_entry_points()
     out = []
     for spec in _REGISTRY.values():
+        if spec.options.get("on_request") and not on_request:
+            continue
         if suite not in (None, "all") and spec.suite != suite:
             continue
         if kinds and spec.kind not in kinds:

@@ -26,6 +26,26 @@ UTK_TO_NWUCLA = (
     ("carry", {"utkinect": ("carry",), "nwucla": ("carry",)}),
     ("throw", {"utkinect": ("throw",), "nwucla": ("throw",)}),
 )
+# NTU-60 (Kinect v2, 25 joints) -> NW-UCLA (Kinect v1, 20 joints): the paper's transfer setting,
+# on the seven actions both datasets have.
+NTU60_TO_NWUCLA = (
+    (
+        "pick up",
+        {"ntu60:xsub": ("pickup",), "nwucla": ("pick up with one hand", "pick up with two hands")},
+    ),
+    ("drop", {"ntu60:xsub": ("drop",), "nwucla": ("drop trash",)}),
+    ("sit down", {"ntu60:xsub": ("sitting down",), "nwucla": ("sit down",)}),
+    (
+        "stand up",
+        {"ntu60:xsub": ("standing up (from sitting position)",), "nwucla": ("stand up",)},
+    ),
+    ("put on a jacket", {"ntu60:xsub": ("wear jacket",), "nwucla": ("donning",)}),
+    ("take off a jacket", {"ntu60:xsub": ("take off jacket",), "nwucla": ("doffing",)}),
+    ("throw", {"ntu60:xsub": ("throw",), "nwucla": ("throw",)}),
+)
+# Tasks on data the user supplies (NTU, HumanML3D, a folder): run when named (``--tasks``), not
+# part of ``--suite real`` (which runs on the shared data directory).
+ON_REQUEST = {"on_request": True}
 FLORENCE_TO_UTK = (
     ("wave", {"florence3d": ("wave",), "utkinect": ("wave hands",)}),
     ("clap", {"florence3d": ("clap",), "utkinect": ("clap hands",)}),
@@ -180,6 +200,92 @@ def _builtin() -> list[TaskSpec]:
             shared_classes=tuple(n for n, _ in FLORENCE_TO_UTK),
             metrics=XF,
             options={"class_map": FLORENCE_TO_UTK},
+        )
+    )
+    t.extend(_dataset_tasks())
+    return t
+
+
+def _zero_shot_unseen(name: str) -> tuple[str, ...]:
+    from skelformats.datasets.ntu import CLASSES_120, ZERO_SHOT
+
+    return tuple(CLASSES_120[a - 1] for a in ZERO_SHOT[name][1])
+
+
+def _dataset_tasks() -> list[TaskSpec]:
+    """NTU RGB+D 60/120, HumanML3D and a user's folder, from ``skelformats.datasets``."""
+    from skelformats.datasets.ntu import ZERO_SHOT
+
+    t: list[TaskSpec] = []
+    for ds, protos in (("ntu60", ("xsub", "xview")), ("ntu120", ("xsub", "xset"))):
+        for p in protos:
+            t.append(
+                TaskSpec(
+                    f"{ds}/{p}",
+                    "recognition",
+                    "real",
+                    f"{ds}:{p}",
+                    robustness=True,
+                    options=dict(ON_REQUEST),
+                    description=f"NTU RGB+D {ds[3:]} {p} protocol, all classes",
+                )
+            )
+    for z, (ds, unseen, source) in ZERO_SHOT.items():
+        t.append(
+            TaskSpec(
+                f"{ds}/{z}",
+                "recognition",
+                "real",
+                f"{ds}:{z}",
+                mode="zero_shot",
+                candidates="unseen",
+                baseline=False,
+                options=dict(ON_REQUEST, unseen=_zero_shot_unseen(z), source=source),
+                description=f"candidates are the {len(unseen)} unseen classes ({source})",
+            )
+        )
+    t.append(
+        TaskSpec(
+            "ntu60_to_nwucla/cross_format",
+            "cross_format",
+            "real",
+            "nwucla",
+            source="ntu60:xsub",
+            shared_classes=tuple(n for n, _ in NTU60_TO_NWUCLA),
+            metrics=XF,
+            options=dict(ON_REQUEST, class_map=NTU60_TO_NWUCLA),
+            description="train on NTU-60 (Kinect v2, 25 joints), test on NW-UCLA view 3 "
+            "(Kinect v1, 20 joints), on the seven shared actions",
+        )
+    )
+    t.append(
+        TaskSpec(
+            "humanml3d/captioning",
+            "captioning",
+            "real",
+            "humanml3d",
+            prompt=CAPTION_PROMPT,
+            candidates=None,
+            mode=None,
+            metrics=CAP,
+            baseline=False,
+            options=dict(ON_REQUEST),
+            description="the official test split, all captions of a clip as references; "
+            "BLEU-4, ROUGE-L, CIDEr-D and embedding similarity.  The published text-to-motion "
+            "metrics (R-precision, FID, MM-Dist, diversity) need the T2M evaluator weights "
+            "of Guo et al. and BERTScore needs RoBERTa weights: neither can be loaded here",
+        )
+    )
+    t.append(
+        TaskSpec(
+            "folder/recognition",
+            "recognition",
+            "real",
+            "folder",
+            robustness=True,
+            options=dict(ON_REQUEST),
+            description="your folder (--data-dir): class sub-folders, train/test folders or "
+            "every fifth file of a class held out",
         )
     )
     return t
