@@ -63,7 +63,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic suite")
     p.add_argument("--batch-size", type=positive_int, default=8, help="samples per teacher call")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--quiet", "--no-progress", dest="no_progress", action="store_true", help="no progress bar"
+    )
     p.set_defaults(func=run)
 
 
