@@ -789,9 +789,10 @@ class PooledHTTPServer(HTTPServer):
         err = RequestError(503, "too many connections; retry later", code="busy")
         try:
             request.setblocking(False)
-            try:  # read what has arrived, so closing does not reset the answer away
-                while request.recv(65536):
-                    pass
+            try:  # read what has arrived (up to 1 MB), so closing does not reset the answer away
+                for _ in range(16):
+                    if not request.recv(65536):
+                        break
             except OSError:
                 pass
             request.settimeout(1.0)
