@@ -16,10 +16,13 @@ parameters (each stage trains a subset and freezes the rest, so chaining the rel
 exactly), an interrupted stage continues from its last checkpoint with the same data order.
 
 YAML keys: ``output_dir``, ``seed``, ``model`` (SkeletonLLMConfig fields), ``data`` (``source: synth``,
-``per_class``, ``actions``, ``layouts``, ``seed``), ``teacher`` (``name`` + kwargs), ``mining``
+``per_class``, ``actions``, ``layouts``, ``seed``; or a dataset of ``skelformats.datasets``:
+``{dataset: ntu60, protocol: xsub, split: train, root: DIR}``, ``{folder: DIR}``, ``{manifest: FILE}``),
+``teacher`` (``name`` + kwargs), ``mining``
 (``source: embedding|confusion|both``, ``top_k``, ``confusion``: a JSON file ``{"labels", "matrix"}``),
 ``defaults`` (train_stage settings for every stage), ``stages`` (list of ``{name, kind, steps, ...}``),
-``eval`` (``per_class``, ``seed``, ``layouts``: held-out synthetic recognition accuracy), ``augment``
+``eval`` (``per_class``, ``seed``, ``layouts``: held-out synthetic recognition accuracy; with a dataset,
+``split`` names the held-out split, ``test`` by default), ``augment``
 (``skelformats.augment.Augment.from_config``: the training augmentation of recognition records, on by
 default; ``false`` turns it off).
 """
@@ -164,6 +167,17 @@ def load_recipe(path: str | os.PathLike) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- data
+def _eval_data(data: dict, ev: dict) -> dict:
+    """The data block of the held-out evaluation: a dataset recipe's ``eval`` names a split
+    (``split: test``, the default) and may override dataset / protocol / root / per_class."""
+    if not (_DATASET_KEYS & set(data) or _DATASET_KEYS & set(ev)):
+        return data
+    out = {k: v for k, v in data.items() if k not in ("split", "per_class")}
+    out.update({k: v for k, v in ev.items() if k not in ("seed", "layouts")})
+    out.setdefault("split", "test")
+    return out
+
+
 def _samples(
     data: dict,
     *,
@@ -172,14 +186,23 @@ def _samples(
     layouts: Sequence[str] | None = None,
     prefix: str = "train",
 ):
-    """The recipe's labelled samples: the synthetic suite (default) or a manifest of skeleton files."""
-    from .distill import manifest_samples, synthetic_samples
+    """The recipe's labelled samples: the synthetic suite (default), or a split of a dataset of
+    ``skelformats.datasets`` (see :func:`dataset_samples`)."""
+    from .distill import synthetic_samples
 
-    source = data.get("source", "synth")
-    if source == "manifest":
-        return list(manifest_samples(data["manifest"]))
+    source = data.get("source", "dataset" if _DATASET_KEYS & set(data) else "synth")
+    if source == "manifest" and "split" not in data and "protocol" not in data:
+        # the original ``source: manifest`` form: every row of the manifest
+        data = dict(
+            data, dataset="manifest", root=data.get("manifest"), protocol="all", split="all"
+        )
+        source = "dataset"
+    if source in ("dataset", "folder", "manifest"):
+        return dataset_samples(data, prefix=prefix)
     if source != "synth":
-        raise RecipeError(f"data.source must be 'synth' or 'manifest', got {source!r}")
+        raise RecipeError(
+            f"data.source must be 'synth', 'dataset', 'folder' or 'manifest', got {source!r}"
+        )
     return synthetic_samples(
         per_class,
         actions=data.get("actions"),
@@ -187,6 +210,48 @@ def _samples(
         seed=seed,
         prefix=prefix,
     )
+
+
+_DATASET_KEYS = {"dataset", "folder", "manifest"}
+
+
+def dataset_samples(data: dict, *, prefix: str = "train") -> list:
+    """Samples of one split of a ``skelformats.datasets`` dataset, from the recipe's ``data`` (or
+    ``eval``) block: ``{dataset: ntu60, protocol: xsub, split: train, root: DIR}``, ``{dataset:
+    folder, root: DIR}`` / ``{folder: DIR}`` (class sub-folders), ``{dataset: manifest, root:
+    FILE}`` / ``{manifest: FILE}`` (CSV/JSONL ``path,label[,split][,text]``).  ``protocol``
+    defaults to the dataset's first, ``split`` to ``train`` (``test`` for ``eval``); ``per_class``
+    keeps the first N examples of each class; other keys (``cache``, ``workers``, ``bodies``) go
+    to the dataset.  Labels are the dataset's class names."""
+    import skelformats.datasets as sd
+
+    from .distill import Sample
+
+    name = data.get("dataset") or next((k for k in ("folder", "manifest") if data.get(k)), None)
+    if name is None:
+        raise RecipeError("data: name a dataset (dataset: ntu60 | folder | manifest | ...)")
+    root = data.get("root") or data.get(name if name in ("folder", "manifest") else "root")
+    opts = {k: data[k] for k in ("cache", "workers", "bodies", "progress") if k in data}
+    try:
+        ds = sd.load(name, root, **opts)
+        split = ds.split(data.get("protocol"), data.get("split", prefix))
+    except sd.DatasetError as e:
+        raise RecipeError(f"data: {e}") from None
+    per_class = data.get("per_class")
+    taken: dict = {}
+    out = []
+    for ex in split:
+        if ex.label is None:
+            continue  # recognition recipes need a label
+        if per_class is not None:
+            if taken.get(ex.label, 0) >= int(per_class):
+                continue
+            taken[ex.label] = taken.get(ex.label, 0) + 1
+        meta = {"dataset": name, "protocol": split.protocol, "split": split.name}
+        out.append(Sample(ex.id, ex.motion, ex.label, meta))
+    if not out:
+        raise RecipeError(f"data: {name} {split.protocol}/{split.name} has no labelled example")
+    return out
 
 
 def labels_of(samples) -> list[str]:
@@ -485,7 +550,7 @@ def run_recipe(
     ev = doc.get("eval")
     if ev:
         test = _samples(
-            data,
+            _eval_data(data, ev),
             per_class=int(ev.get("per_class", 2)),
             seed=int(ev.get("seed", seed + 1)),
             layouts=ev.get("layouts"),
