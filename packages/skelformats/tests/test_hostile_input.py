@@ -67,23 +67,23 @@ def test_corpus_input_is_accepted_or_refused_cleanly(tmp_path, target, name, det
         ("florence3d", "struct_fields.mat", sf.CorruptDataError, r"field names"),
         ("florence3d", "size_overflow.mat", sf.TruncatedFileError, r"declares 4294967280 bytes"),
         ("florence3d", "zlib_bomb.mat", sf.CorruptDataError, r"expected an array element"),
-        ("florence3d", "many_tiny_arrays.mat", sf.CorruptDataError, r"more than 10\d+ arrays"),
+        ("florence3d", "many_tiny_arrays.mat", sf.LimitError, r"more than 10\d+ arrays"),
         ("penn_action", "nan_visibility.mat", sf.CorruptDataError, r"no visible joint"),
         ("penn_action", "sparse.mat", sf.CorruptDataError, r"sparse arrays are not supported"),
-        ("mediapipe_csv", "frame_999999.csv", sf.CorruptDataError, r"1000000 frames implied"),
-        ("mediapipe_json", "nested.json", sf.CorruptDataError, r"JSON nested 3000 deep"),
+        ("mediapipe_csv", "frame_999999.csv", sf.LimitError, r"1000000 frames implied"),
+        ("mediapipe_json", "nested.json", sf.LimitError, r"JSON nested 3000 deep"),
         ("mediapipe_json", "coordinate_1e30.json", sf.CorruptDataError, r"implausible .*1e\+30"),
         ("bvh", "no_channels_10M_frames.bvh", sf.CorruptDataError, r"no joint has CHANNELS"),
-        ("ntu_skeleton", "new_body_every_frame.skeleton", sf.CorruptDataError, r"65 bodies"),
-        ("msr_action3d_archive", "gzip_bomb.tar.gz", sf.CorruptDataError, r"unpacks to more"),
-        ("npz", "forged_zip_bomb.npz", sf.CorruptDataError, r"unpacks to 419430464 bytes"),
+        ("ntu_skeleton", "new_body_every_frame.skeleton", sf.LimitError, r"65 bodies"),
+        ("msr_action3d_archive", "gzip_bomb.tar.gz", sf.LimitError, r"unpacks to more"),
+        ("npz", "forged_zip_bomb.npz", sf.LimitError, r"unpacks to 419430464 bytes"),
         ("npz", "every_7th_byte_flipped.npz", sf.TruncatedFileError, r"damaged or truncated"),
         ("npz", "header_json_list.npz", sf.CorruptDataError, r"header is a JSON list"),
-        ("npz", "header_nested.npz", sf.CorruptDataError, r"JSON nested 3000 deep"),
+        ("npz", "header_nested.npz", sf.LimitError, r"JSON nested 3000 deep"),
         ("asf", "length_zero.asf", sf.CorruptDataError, r"length unit '0' must be a positive"),
-        ("nwucla", "nested.json", sf.CorruptDataError, r"JSON nested 3001 deep"),
+        ("nwucla", "nested.json", sf.LimitError, r"JSON nested 3001 deep"),
         ("nwucla", "coordinate_1e30.json", sf.CorruptDataError, r"implausible .*1e\+30"),
-        ("openpose", "nested.json", sf.CorruptDataError, r"JSON nested 3001 deep"),
+        ("openpose", "nested.json", sf.LimitError, r"JSON nested 3001 deep"),
         ("utkinect_labels", "recording_only.txt", sf.EmptySequenceError, r"no segment"),
         ("utkinect_labels", "overlapping_segments.txt", sf.EmptySequenceError, r"no segment"),
         ("utkinect", "frame_id_1e308.txt", sf.CorruptDataError, r"frame id"),
@@ -275,7 +275,7 @@ def test_limits_lower_what_readers_accept(tmp_path):
     bvh = valid_seeds()["bvh"]["valid.bvh"]
     path, m = _load("bvh", bvh, tmp_path)
     assert m.num_frames == 2
-    with sf.use_limits(max_frames=1), pytest.raises(sf.CorruptDataError, match="max_frames"):
+    with sf.use_limits(max_frames=1), pytest.raises(sf.LimitError, match="max_frames"):
         sf.load(path)
     with sf.use_limits(max_bytes=100), pytest.raises(sf.CorruptDataError, match="max_bytes"):
         sf.load(path)
@@ -284,7 +284,7 @@ def test_limits_lower_what_readers_accept(tmp_path):
     path.write_bytes(ntu.replace(b"100\n", b"2\n", 1))
     with pytest.warns(sf.SkelFormatWarning, match="extra values"):
         assert sf.load(path).data.shape[:2] == (2, 2)  # two bodies, two frames
-    with sf.use_limits(max_bodies=1), pytest.raises(sf.CorruptDataError, match="max_bodies"):
+    with sf.use_limits(max_bodies=1), pytest.raises(sf.LimitError, match="max_bodies"):
         sf.load(path)
     mat = valid_seeds()["florence3d"]["valid_compressed.mat"]
     path, ms = _load("florence3d", mat, tmp_path)

@@ -33,6 +33,11 @@ class CorruptDataError(SkelFormatError):
     """Unparseable or invalid values (junk numbers, bad tokens, inconsistent headers)."""
 
 
+class LimitError(CorruptDataError):
+    """The input is larger than ``skelformats.limits`` allows (frames, bodies, bytes, nesting), or
+    declares more than its bytes can hold."""
+
+
 class EmptySequenceError(SkelFormatError):
     """The file or array holds no frames."""
 
@@ -80,6 +85,7 @@ __all__ = [
     "TruncatedFileError",
     "JointCountError",
     "CorruptDataError",
+    "LimitError",
     "EmptySequenceError",
     "ShapeError",
     "LayoutError",

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import (
     CorruptDataError,
     EmptySequenceError,
+    LimitError,
     TruncatedFileError,
     UnknownFormatError,
 )
@@ -349,7 +350,7 @@ def read_amc(path, asf=None) -> Motion:
     values, degrees = parse_amc(path, skel)
     frames, lim = len(values["root"]), get_limits().max_bytes
     if frames * len(skel.order) * FK_BYTES_PER_JOINT_FRAME > lim:
-        raise CorruptDataError(
+        raise LimitError(
             path,
             f"{frames} frames x {len(skel.order)} bones need more than the {lim} bytes allowed "
             "(skelformats.limits max_bytes)",

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import (
     CorruptDataError,
     EmptySequenceError,
+    LimitError,
     ShapeError,
     SkelFormatError,
     SkelFormatWarning,
@@ -212,7 +213,7 @@ def parse_bvh(path) -> BvhFile:
     check_frames(path, frames)
     lim = get_limits().max_bytes
     if frames * len(joints) * FK_BYTES_PER_JOINT_FRAME > lim:
-        raise CorruptDataError(
+        raise LimitError(
             path,
             f"{frames} frames x {len(joints)} joints need more than the {lim} bytes allowed "
             "(skelformats.limits max_bytes)",

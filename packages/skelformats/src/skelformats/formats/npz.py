@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CorruptDataError, SkelFormatError, TruncatedFileError
+from ..errors import CorruptDataError, LimitError, SkelFormatError, TruncatedFileError
 from ..layout import Layout
 from ..motion import Motion
 from ..readers._common import check_npy, check_size, inflate_budget, parse_json
@@ -120,7 +120,7 @@ def _check_members(path: Path) -> None:
         infos = z.infolist()
         total = sum(i.file_size for i in infos)
         if total > limit:
-            raise CorruptDataError(
+            raise LimitError(
                 path,
                 f"the archive unpacks to {total} bytes, more than the {limit} allowed for a file "
                 "of this size (skelformats.limits max_bytes)",

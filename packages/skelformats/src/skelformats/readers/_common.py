@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import (
     CorruptDataError,
     EmptySequenceError,
+    LimitError,
     SkelFormatError,
     SkelFormatWarning,
     TruncatedFileError,
@@ -46,7 +47,7 @@ def check_size(path: Path) -> None:
         raise UnknownFormatError(path, "is not a regular file")
     limit = get_limits().max_bytes
     if size > limit:
-        raise CorruptDataError(
+        raise LimitError(
             path, f"{size} bytes is more than the {limit} allowed (skelformats.limits max_bytes)"
         )
 
@@ -85,7 +86,7 @@ def parse_json(path: Path, text: str, truncation_is_error: bool = False):
     limit = get_limits().max_json_depth
     depth = json_depth(text)
     if depth > limit:
-        raise CorruptDataError(
+        raise LimitError(
             path, f"JSON nested {depth} deep, more than {limit} (skelformats.limits max_json_depth)"
         )
     try:
@@ -114,11 +115,11 @@ def check_frames(path: Path, frames: int, present: int | None = None, what: str 
     frame that holds data."""
     limit = get_limits().max_frames
     if frames > limit:
-        raise CorruptDataError(
+        raise LimitError(
             path, f"{frames} {what}, more than {limit} (skelformats.limits max_frames)"
         )
     if present is not None and frames > GAP_RATIO * max(present, 1):
-        raise CorruptDataError(
+        raise LimitError(
             path,
             f"{frames} {what} implied by the frame numbers but only {present} hold data "
             f"(at most {GAP_RATIO} per frame with data)",
@@ -130,11 +131,11 @@ def check_bodies(path: Path, bodies: int, frames: int, per_cell: int) -> None:
     ``per_cell`` bytes per body-frame larger than ``limits.max_bytes``."""
     lim = get_limits()
     if bodies > lim.max_bodies:
-        raise CorruptDataError(
+        raise LimitError(
             path, f"{bodies} bodies, more than {lim.max_bodies} (skelformats.limits max_bodies)"
         )
     if bodies * frames * per_cell > lim.max_bytes:
-        raise CorruptDataError(
+        raise LimitError(
             path,
             f"{bodies} bodies x {frames} frames need more than the {lim.max_bytes} bytes allowed "
             "(skelformats.limits max_bytes)",
@@ -172,7 +173,7 @@ def check_npy(path: Path, f, nbytes: int, what: str = "the array") -> tuple[tupl
         )
     limit = get_limits().max_bytes
     if need > limit:
-        raise CorruptDataError(
+        raise LimitError(
             path, f"{what}: {need} bytes, more than {limit} (skelformats.limits max_bytes)"
         )
     return shape, dtype

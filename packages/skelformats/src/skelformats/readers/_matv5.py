@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CorruptDataError, TruncatedFileError, UnknownFormatError
+from ..errors import CorruptDataError, LimitError, TruncatedFileError, UnknownFormatError
 from ._common import check_size, inflate_budget
 
 HEADER_BYTES = 128
@@ -78,7 +78,7 @@ class _Reader:
         except zlib.error as e:
             raise CorruptDataError(self.path, f"{what}: damaged compressed data ({e})") from None
         if len(out) > self.budget:
-            raise CorruptDataError(
+            raise LimitError(
                 self.path,
                 f"{what} inflates to more than the {self.allowed} bytes allowed for a file of "
                 "this size (skelformats.limits max_bytes)",
@@ -106,7 +106,7 @@ class _Reader:
         """Parse the contents of a miMATRIX element -> (name, value)."""
         self.arrays += 1
         if self.arrays > self.max_arrays:
-            raise CorruptDataError(
+            raise LimitError(
                 self.path, f"more than {self.max_arrays} arrays in a file of this size"
             )
         if depth > MAX_DEPTH:

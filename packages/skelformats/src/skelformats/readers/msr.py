@@ -26,7 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CorruptDataError, EmptySequenceError, SkelFormatError, TruncatedFileError
+from ..errors import (
+    CorruptDataError,
+    EmptySequenceError,
+    LimitError,
+    SkelFormatError,
+    TruncatedFileError,
+)
 from ..limits import get_limits
 from ..motion import Motion
 from ..registry import register_reader
@@ -148,7 +154,7 @@ def _archive_members(path: Path) -> list[tuple[str, str]]:
                 ):
                     continue
                 if member.size > budget:
-                    raise CorruptDataError(
+                    raise LimitError(
                         path,
                         f"the archive unpacks to more than {budget} bytes (at most "
                         f"{MAX_ARCHIVE_RATIO} x its size, and skelformats.limits max_bytes)",
