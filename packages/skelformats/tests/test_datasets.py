@@ -248,3 +248,23 @@ def test_cli_dataset_info(class_folder, capsys):
     assert rc == 0
     assert "holdout" in out and "train 8, test 2" in out and "skipped: 1" in out
     assert main(["dataset", "info", str(class_folder), "--name", "nope"]) == 1
+
+
+def test_entry_point_group_registers_datasets(monkeypatch):
+    import importlib.metadata
+
+    from skelformats import datasets as mod
+
+    class EP:
+        name = "plugin_ds"
+
+        def load(self):
+            return lambda root, **_: sd.Dataset("plugin_ds", None, [], [], {})
+
+    def fake(group=None, **_):
+        return [EP()] if group == "skelformats.datasets" else []
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", fake)
+    monkeypatch.setattr(mod, "_eps_loaded", False)
+    assert "plugin_ds" in sd.list_datasets()
+    assert sd.load("plugin_ds").name == "plugin_ds"

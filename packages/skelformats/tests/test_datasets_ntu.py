@@ -240,3 +240,21 @@ def test_writer_keeps_missing_frames_and_states(tmp_path):
     assert path.read_text().splitlines()[1] == "1"  # frame 1 lists one body
     with pytest.raises(sf.ShapeError, match="ntu25"):
         sf.save(sf.synth.generate("wave", layout="coco17", seed=0), tmp_path / "x.skeleton")
+
+
+def test_interrupted_cache_build_leaves_no_entry(ntu_root, tmp_path, monkeypatch):
+    real = ntu.parse_ntu
+    calls = []
+
+    def dying(path, **kw):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # a kill halfway through the first load
+        return real(path, **kw)
+
+    monkeypatch.setattr(ntu, "parse_ntu", dying)
+    with pytest.raises(KeyboardInterrupt):
+        sd.load("ntu60", ntu_root, cache=tmp_path / "c", workers=1)
+    assert list((tmp_path / "c").iterdir()) == []  # neither a final entry nor a temporary
+    monkeypatch.setattr(ntu, "parse_ntu", real)
+    assert len(sd.load("ntu60", ntu_root, cache=tmp_path / "c").examples) == 6
