@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from skeletonllm import SkeletonLLM, SkeletonLLMConfig
-from skeletonllm.serve import make_server
+from skeletonllm.serve import make_server, parse_request
 from skeletonllm.teachers import OpenAITeacher, get_teacher
 from skelformats import save, synth
 
@@ -72,23 +72,29 @@ def post(url, body, *, path="/v1/chat/completions", content_type="application/js
         return e.code, json.loads(e.read())
 
 
-def test_joints_json_request(url, motion):
-    status, doc = post(
+def direct_answer(model, body):
+    """What the model itself generates for the request's skeleton, question and token limit."""
+    req = parse_request(body)
+    kw = {} if req["max_tokens"] is None else {"max_new_tokens": req["max_tokens"]}
+    return model.generate([req["motion"]], [req["question"]], **kw)[0]
+
+
+def test_joints_json_request(model, url, motion):
+    body = chat(
         url,
-        chat(
-            url,
-            [
-                {"type": "text", "text": "What action is the person performing?"},
-                skeleton_part(motion),
-            ],
-            max_tokens=4,
-        ),
+        [
+            {"type": "text", "text": "What action is the person performing?"},
+            skeleton_part(motion),
+        ],
+        max_tokens=4,
     )
+    status, doc = post(url, body)
     assert status == 200, doc
     assert (
         doc["object"] == "chat.completion" and doc["choices"][0]["message"]["role"] == "assistant"
     )
-    assert isinstance(doc["choices"][0]["message"]["content"], str)
+    # the answer is the model's own greedy generation for this skeleton and question
+    assert doc["choices"][0]["message"]["content"] == direct_answer(model, body)
 
 
 def test_closed_set_candidates(url, motion):
@@ -104,7 +110,7 @@ def test_closed_set_candidates(url, motion):
     assert status == 200 and doc["choices"][0]["message"]["content"] in cands
 
 
-def test_file_upload(url, tmp_path):
+def test_file_upload(model, url, tmp_path):
     path = tmp_path / "kick.npz"
     save(synth.generate("kick", seed=1, num_frames=40), path)
     b64 = base64.b64encode(path.read_bytes()).decode()
@@ -115,6 +121,9 @@ def test_file_upload(url, tmp_path):
         ]
         status, doc = post(url, chat(url, content, max_tokens=2))
         assert status == 200, doc
+        assert doc["choices"][0]["message"]["content"] == direct_answer(
+            model, chat(url, content, max_tokens=2)
+        )
 
 
 def text_part(t="What action?"):
@@ -308,8 +317,10 @@ def test_serve_cli_on_loopback(model, motion, tmp_path):
             line = proc.stdout.readline()
             assert line or proc.poll() is None, "server exited"
         base = line.split(" on ")[1].split("/v1/")[0]
-        status, doc = post(base, chat(base, [text_part(), skeleton_part(motion)], max_tokens=2))
+        body = chat(base, [text_part(), skeleton_part(motion)], max_tokens=2)
+        status, doc = post(base, body)
         assert status == 200, doc
+        assert doc["choices"][0]["message"]["content"] == direct_answer(model, body)
         assert post(base, b"nope")[0] == 400
     finally:
         proc.terminate()
