@@ -3,8 +3,8 @@
 SciPy's ``loadmat`` is not hardened against hostile files (a 206-byte file can crash the process or
 take gigabytes), so the dataset readers parse the container here instead.  Every size is checked
 against the bytes present before anything is allocated; compressed elements are inflated with a
-bounded ``zlib.decompressobj`` (at most ``limits.max_bytes`` in total); nesting and the number of
-arrays are capped.  Supported: numeric and logical arrays (real or complex), char arrays, cell
+bounded ``zlib.decompressobj`` (in total at most ``limits.max_bytes``, and above 16 MB at most 64
+times the file's size); nesting and the number of arrays are capped.  Supported: numeric and logical arrays (real or complex), char arrays, cell
 arrays and struct arrays -- what the Florence 3D and Penn Action files hold.  Values come back as
 ``scipy.io.loadmat`` (default options) returns them: arrays of the stored type in MATLAB (Fortran)
 order, char arrays as arrays of strings along the last axis, cells as object arrays, structs as
