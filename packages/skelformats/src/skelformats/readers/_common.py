@@ -100,6 +100,8 @@ def parse_json(path: Path, text: str, truncation_is_error: bool = False):
         raise cls(path, f"invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     except RecursionError:  # cannot happen below the depth limit, but never let it escape
         raise CorruptDataError(path, "JSON nested too deeply to parse") from None
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        raise CorruptDataError(path, f"invalid JSON ({e})"[:300]) from None
 
 
 def inflate_budget(size: int) -> int:
