@@ -246,7 +246,7 @@ def test_cli_dataset_info(class_folder, capsys):
         rc = main(["dataset", "info", str(class_folder), "--name", "folder", "--no-cache"])
     out = capsys.readouterr().out
     assert rc == 0
-    assert "holdout" in out and "train 8, test 2" in out and "skipped: 1" in out
+    assert "holdout" in out and "train 8, test 2" in out and "skipped: 1;" in out
     assert main(["dataset", "info", str(class_folder), "--name", "nope"]) == 1
 
 

@@ -45,7 +45,11 @@ def cmd_info(args, out=None) -> int:
     opts = {"workers": args.workers}
     if args.no_cache:
         opts["cache"] = False
-    ds = load(args.name, args.root, **opts)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = load(args.name, args.root, **opts)
     print(
         f"{ds.name}: {len(ds.examples)} examples, {len(ds.classes)} classes  ({ds.root})", file=out
     )
@@ -56,10 +60,12 @@ def cmd_info(args, out=None) -> int:
             print(f"  {'':<18} {p.description}", file=out)
         if p.unseen:
             print(f"  {'':<18} unseen: {'; '.join(p.unseen)}", file=out)
-    print(f"skipped: {len(ds.skipped)}", file=out)
+    print(f"skipped: {len(ds.skipped)}; reader warnings: {len(caught)}", file=out)
     if args.verbose:
         for s in ds.skipped:
             print(f"  {s}", file=out)
+        for w in caught:
+            print(f"  warning: {w.message}", file=out)
         for i, c in enumerate(ds.classes):
             print(f"  class {i}: {c}", file=out)
     return 0
