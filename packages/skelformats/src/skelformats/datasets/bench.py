@@ -15,6 +15,9 @@ around NTU's typical 40-150 frames), then measures in the same run:
   cache, each motion cropped/padded to 64 frames and 2 bodies, batches of 64), and of the first load
   (parent and pool workers);
 - cache and source sizes on disk.
+
+``--memory-at-scale`` measures only the peak memory of a training pass over an ``--n``-entry cache
+whose arrays have NTU's sizes but are generated instead of parsed (so NTU-60 scale takes a minute).
 """
 
 from __future__ import annotations
@@ -104,6 +107,68 @@ def training_pass(root: str, cache: str, frames: int = 64, batch: int = 64) -> d
     }
 
 
+def synthetic_parse(path: Path):
+    """Stand-in for parsing at full scale: the arrays an NTU file of this name would give (1 or 2
+    bodies, 40-150 frames from the name's hash), without reading the file."""
+    import zlib
+
+    from .. import Motion
+    from .ntu import MUTUAL, parse_name
+
+    name = Path(path).name
+    h = zlib.crc32(name.encode())
+    T = 40 + h % 111
+    shape = (2, T, 25, 3) if parse_name(name)["action"] in MUTUAL else (T, 25, 3)
+    rng = np.random.default_rng(h)
+    return Motion(rng.normal(size=shape).astype(np.float32), "ntu25", 30.0)
+
+
+def store_pass(files_dir: str, cache: str, frames: int = 64, batch: int = 64) -> dict:
+    """A training pass over a whole cached store (every entry), batching fixed-size arrays."""
+    from .cache import parse_files
+
+    files = sorted(Path(files_dir).glob("*.skeleton"))
+    t0 = time.perf_counter()
+    store = parse_files("ntu60-scale", files, synthetic_parse, cache=cache, progress=False)
+    buf = np.zeros((batch, 2, frames, 25, 3), np.float32)
+    for i in range(len(store)):
+        d, _ = store.arrays(i)
+        d = d if d.ndim == 4 else d[None]
+        T = min(frames, d.shape[1])
+        buf[i % batch] = 0
+        buf[i % batch, : d.shape[0], :T] = d[:2, :T]
+    return {"entries": len(store), "seconds": time.perf_counter() - t0, "peak_rss_mb": _rss_mb()}
+
+
+def run_memory_at_scale(n: int, out: Path | None, keep: bool) -> dict:
+    """Peak memory of a training pass over an NTU-60-scale cache (``n`` entries of realistic
+    size), the cache written from :func:`synthetic_parse` (text parsing is what ``run`` times)."""
+    from .cache import parse_files
+
+    tmp = Path(out) if out else Path(tempfile.mkdtemp(prefix="skel-dsmem-"))
+    files_dir, cache = tmp / "names", tmp / "cache"
+    try:
+        files_dir.mkdir(parents=True, exist_ok=True)
+        for name in _names(n):
+            (files_dir / f"{name}.skeleton").touch()
+        files = sorted(files_dir.glob("*.skeleton"))
+        t0 = time.perf_counter()
+        parse_files("ntu60-scale", files, synthetic_parse, cache=cache, workers=1, progress=False)
+        res = {"entries": n, "cache_write_s": time.perf_counter() - t0}
+        res["cache_mb"] = _du(cache) / 2**20
+        res["writer_peak_rss_mb"] = _rss_mb()
+        code = (
+            "import json; from skelformats.datasets.bench import store_pass; "
+            f"print(json.dumps(store_pass({str(files_dir)!r}, {str(cache)!r})))"
+        )
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        res["training_pass"] = json.loads(p.stdout.strip().splitlines()[-1])
+        return res
+    finally:
+        if not keep and out is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run(n: int, workers: int, out: Path | None, keep: bool) -> dict:
     from . import load
 
@@ -189,7 +254,23 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="folder to write into (kept; reused if complete)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    ap.add_argument(
+        "--memory-at-scale",
+        action="store_true",
+        help="only the peak memory of a training pass over an --n entry cache of realistic size "
+        "(arrays generated, not parsed)",
+    )
     a = ap.parse_args(argv)
+    if a.memory_at_scale:
+        res = run_memory_at_scale(a.n, Path(a.out) if a.out else None, a.keep)
+        tp = res["training_pass"]
+        print(
+            f"{res['entries']} entries, cache {res['cache_mb']:.0f} MB written in "
+            f"{res['cache_write_s']:.0f} s (writer peak RSS {res['writer_peak_rss_mb']:.0f} MB); "
+            f"training pass over every entry: {tp['seconds']:.1f} s, peak RSS "
+            f"{tp['peak_rss_mb']:.0f} MB (target < 2048 MB)"
+        )
+        return 0
     res = run(a.n, a.workers, Path(a.out) if a.out else None, a.keep)
     if a.json:
         print(json.dumps(res, indent=1))
