@@ -38,7 +38,7 @@ __attribute__((always_inline)) inline T vmax(T a, T b) { return a > b ? a : b; }
 template <typename T>
 __attribute__((always_inline)) inline T vmin(T a, T b) { return a < b ? a : b; }
 
-// Branch-free exp/log (Cephes polynomials, ~1 ulp in float) that GCC vectorises inside `omp simd` loops;
+// Branch-free exp (Cephes polynomial, ~1 ulp in float) that GCC vectorises inside `omp simd` loops;
 // doubles use libm (they serve gradient checks, not speed).
 __attribute__((always_inline)) inline float vexp(float x) {
   x = vmin(vmax(x, -87.0f), 88.0f);
@@ -58,34 +58,6 @@ __attribute__((always_inline)) inline float vexp(float x) {
   return p * scale;
 }
 inline double vexp(double x) { return std::exp(x); }
-
-// Natural log for normal positive floats (callers clamp away zeros).
-__attribute__((always_inline)) inline float vlog(float x) {
-  int32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  int32_t e = ((bits >> 23) & 0xff) - 126;
-  int32_t mbits = (bits & 0x007fffff) | 0x3f000000;  // mantissa in [0.5, 1)
-  float m;
-  std::memcpy(&m, &mbits, sizeof m);
-  bool small = m < 0.707106781186547524f;
-  float fe = (float)e - (small ? 1.0f : 0.0f);
-  float xm = small ? (m + m - 1.0f) : (m - 1.0f);
-  float z = xm * xm;
-  float y = 7.0376836292e-2f;
-  y = y * xm - 1.1514610310e-1f;
-  y = y * xm + 1.1676998740e-1f;
-  y = y * xm - 1.2420140846e-1f;
-  y = y * xm + 1.4249322787e-1f;
-  y = y * xm - 1.6668057665e-1f;
-  y = y * xm + 2.0000714765e-1f;
-  y = y * xm - 2.4999993993e-1f;
-  y = y * xm + 3.3333331174e-1f;
-  y = y * xm * z;
-  y += -2.12194440e-4f * fe;
-  y += -0.5f * z;
-  return xm + y + 0.693359375f * fe;
-}
-inline double vlog(double x) { return std::log(x); }
 
 template <typename T>
 struct Capsule {
@@ -177,8 +149,10 @@ inline bool sample(const Capsule<T>& c, T px, T py, T s, Sample<T>& out) {
   return true;
 }
 
-// Per-pixel accumulators of one frame: running max of log-weights (finite sentinel so that the
-// branch-free update never computes inf - inf), softmax normaliser, weighted colour planes, transmittance.
+// Per-pixel accumulators of one frame: running max m of the depth terms -k z of covering primitives
+// (finite sentinel so that the branch-free update never computes inf - inf), normaliser
+// S = sum alpha exp(-k z - m), weighted colour planes, transmittance. The weights alpha exp(-k z) / S are
+// the soft z-buffer's softmax of log(alpha) - k z, shifted by m instead of by that softmax's own maximum.
 template <typename T>
 struct Accum {
   static constexpr T kNone = T(-1e30);
@@ -241,14 +215,17 @@ void splat(const Capsule<T>& c, const T* col, int W, T s, T k, Accum<T>& acc) {
       const T sig = T(1) / (T(1) + vexp(-u));
       const T alpha = am_o * vmax((sig - eps) * inv1meps, T(0));
       const bool on = alpha > T(0);
-      // Computed unconditionally and then selected, so the loop has no branches to block vectorisation.
-      const T lraw = vlog(vmax(alpha, T(1e-30))) - k * (c.az + t * dz);
-      const T L = on ? lraw : Accum<T>::kNone;
+      // Weight alpha * exp(-k z), kept relative to the running maximum of -k z: of the old sums' and the
+      // new term's factors one is exp(0) = 1, so one exp serves both. Computed unconditionally and then
+      // selected, so the loop has no branches to block vectorisation.
+      const T L = on ? -k * (c.az + t * dz) : Accum<T>::kNone;
       const T mo = m[x];
-      const T mn = vmax(mo, L);
-      const T eo = vexp(mo - mn);
-      const T eraw = vexp(L - mn);
-      const T en = on ? eraw : T(0);
+      const T dl = L - mo;
+      const T e = vexp(dl > 0 ? -dl : dl);
+      const bool up = dl > 0;
+      const T mn = up ? L : mo;
+      const T eo = up ? e : T(1);
+      const T en = alpha * (up ? T(1) : e);
       S[x] = S[x] * eo + en;
       C0[x] = C0[x] * eo + en * c0v;
       C1[x] = C1[x] * eo + en * c1v;
