@@ -83,7 +83,10 @@ def test_score_is_target_log_likelihood(model):
 
 def test_generate_returns_text(model):
     out = model.generate([r.motion for r in raw_records(2)], "What action?", max_new_tokens=4)
-    assert len(out) == 2 and all(isinstance(o, str) for o in out)
+    assert len(out) == 2 and all(0 < len(model.tokenizer(o)["input_ids"]) <= 4 for o in out)
+    assert out == model.generate(
+        [r.motion for r in raw_records(2)], "What action?", max_new_tokens=4
+    )
 
 
 def test_mixed_layouts_and_lengths_render_like_single(model):

@@ -87,7 +87,11 @@ def test_outputs_pairs_rationales_and_eval(mini_run):
         json.loads(x)["rationale"].endswith("Answer: " + json.loads(x)["label"]) for x in lines
     )
     ev = json.loads((out / "eval.json").read_text())
-    assert ev["n"] == 4 and 0.0 <= ev["accuracy"] <= 1.0
+    cm = ev["confusion"]  # accuracy is the diagonal share of the held-out confusion matrix
+    assert (
+        ev["n"] == 4 == sum(map(sum, cm))
+        and ev["accuracy"] == sum(r[i] for i, r in enumerate(cm)) / 4
+    )
     state = json.loads((out / "recipe_state.json").read_text())
     assert [s["steps"] for s in state["stages"]] == [2, 2, 2, 4]
 
