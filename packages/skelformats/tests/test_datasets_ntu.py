@@ -258,3 +258,11 @@ def test_interrupted_cache_build_leaves_no_entry(ntu_root, tmp_path, monkeypatch
     assert list((tmp_path / "c").iterdir()) == []  # neither a final entry nor a temporary
     monkeypatch.setattr(ntu, "parse_ntu", real)
     assert len(sd.load("ntu60", ntu_root, cache=tmp_path / "c").examples) == 6
+
+
+def test_unwritable_cache_falls_back_to_memory(ntu_root, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # a file where the cache folder would go
+    with pytest.warns(UserWarning, match="not writable"):
+        ds = sd.load("ntu60", ntu_root, cache=blocker / "cache")
+    assert len(ds.examples) == 6 and ds.info["cache"] is None

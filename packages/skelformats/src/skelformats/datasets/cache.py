@@ -336,8 +336,18 @@ def parse_files(
         if st is not None:
             return st
         shutil.rmtree(final, ignore_errors=True)  # unreadable leftover: rebuilt below
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{key}-", dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{key}-", dir=root))
+    except OSError as e:  # e.g. a read-only home: parse into memory rather than fail
+        warnings.warn(
+            f"dataset cache {root} is not writable ({e}); parsing without a cache "
+            f"(set ${CACHE_ENV} or pass cache=DIR)",
+            stacklevel=3,
+        )
+        return parse_files(
+            name, files, parse, cache=False, workers=workers, progress=progress, options=options
+        )
     try:
         w = _Writer(tmp)
         try:

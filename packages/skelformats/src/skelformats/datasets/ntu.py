@@ -43,7 +43,7 @@ import numpy as np
 from ..motion import Motion
 from ._common import StoreLoader, resolve_root, skip
 from .cache import parse_files
-from .core import Dataset, Example, build_protocol
+from .core import Dataset, DatasetError, Example, build_protocol
 
 FOLDERS = ("nturgb+d_skeletons", "NTU_RGBD", "NTU-RGB+D", "NTU60", "ntu60", "NTU120", "ntu120")
 
@@ -315,8 +315,6 @@ def _load_ntu(
         files.append(p)
         infos.append((sid, info))
     if not files:
-        from .core import DatasetError
-
         raise DatasetError(root, f"no {name} .skeleton files found")
     store = parse_files(
         name,
