@@ -118,6 +118,30 @@ def test_merged_top1_segments_tile_the_time_with_alternating_labels(p):
         assert ws.labels[c] == seg.label
 
 
+@given(probs_st, st.integers(1, 7))
+def test_smoothing_keeps_distributions_and_removes_a_stray_window(p, k):
+    ws = _scores(p)
+    sm = TL.smooth_windows(ws, k)
+    np.testing.assert_allclose(sm.probs.sum(1), 1)
+    if k == 1:
+        assert sm is ws
+    # Constant probabilities stay as they are.
+    flat = TL.smooth_windows(_scores([p[0]] * len(p)), k)
+    np.testing.assert_allclose(flat.probs, _scores([p[0]] * len(p)).probs)
+
+
+def test_smoothing_merges_across_one_stray_window_and_skips_absent_ones():
+    a, b = [0.8, 0.1, 0.1], [0.3, 0.6, 0.1]
+    ws = _scores([a, a, b, a, a])
+    assert [s.label for s in TL.merge_windows(ws)] == ["a", "b", "a"]
+    assert [s.label for s in TL.merge_windows(TL.smooth_windows(ws, 3))] == ["a"]
+    ws.probs[0] = np.nan  # body absent in the first window
+    sm = TL.smooth_windows(ws, 3)
+    assert np.isnan(sm.probs[0]).all() and sm.top[0] == -1
+    np.testing.assert_allclose(sm.probs[1], np.mean([ws.probs[1], ws.probs[2]], 0))
+    assert TL.merge_windows(sm)[0].start == pytest.approx(ws.owned[1, 0])
+
+
 seg_st = st.builds(
     lambda s, d, lab, sc, body: TL.Segment(s, s + d, lab, sc, body),
     st.floats(0, 50),
@@ -210,7 +234,7 @@ def test_tiny_model_timeline_batches_windows_and_matches_per_window_scores(model
     segs = model.timeline(motion, labels, window=1.0, stride=0.5)
     assert segs[0].start == 0 and segs[-1].end == pytest.approx(motion.duration)
     assert {s.label for s in segs} <= set(labels)
-    assert [s.label for s in segs] == [s.label for s in TL.merge_windows(ws)]
+    assert [s.label for s in segs] == [s.label for s in TL.merge_windows(TL.smooth_windows(ws, 3))]
 
 
 def test_several_people_run_per_body(model):

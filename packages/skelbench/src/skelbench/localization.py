@@ -6,8 +6,9 @@ frames stay in the stream). Protocol as for recognition: subjects 1-5 train, 6-1
 ``row / fps`` with the reader's frame rate.
 
 Systems: the model and the GCN baseline run the same way, ``skeletonllm.timeline``: sliding windows
-(``window_s`` / ``stride_s`` of the task options) scored against the class names, consecutive windows
-with the same label merged, temporal NMS. The GCN is trained in the same run on the training
+(``window_s`` / ``stride_s`` of the task options) scored against the class names, probabilities
+averaged over ``smooth_windows`` neighbouring windows (3, chosen on the training subjects),
+consecutive windows with the same label merged, temporal NMS. The GCN is trained in the same run on the training
 subjects' labelled segments plus window-long crops of them (what it sees at test time).
 Metrics: mAP at temporal IoU 0.3 / 0.5 / 0.7 (``skelbench.temporal_metrics``) and frame accuracy
 over the labelled frames.
@@ -108,7 +109,9 @@ def training_crops(samples: list[Sample], window_s: float, step: int = 4) -> lis
     return out
 
 
-def localize(system, rec: Recording, classes, *, window, stride, prompt, batch_size) -> dict:
+def localize(
+    system, rec: Recording, classes, *, window, stride, prompt, batch_size, smooth=3
+) -> dict:
     """One recording through the sliding-window timeline of ``system``."""
     from skeletonllm import timeline as TL
 
@@ -121,6 +124,7 @@ def localize(system, rec: Recording, classes, *, window, stride, prompt, batch_s
         prompt=prompt,
         batch_size=batch_size,
     )
+    ws = TL.smooth_windows(ws, smooth)
     segs = TL.temporal_nms(TL.merge_windows(ws))
     return {
         "segments": [(s.start, s.end, s.label, s.score) for s in segs],
@@ -146,6 +150,7 @@ def run_localization(model, task, ctx) -> dict:
 
     opts = task.options
     window, stride = float(opts.get("window_s", 2.0)), float(opts.get("stride_s", 0.5))
+    smooth = int(opts.get("smooth_windows", 3))
     classes, recs, skipped = utkinect_recordings(task.split, ctx.data_dir)
     if ctx.limit:
         recs = recs[: ctx.limit]
@@ -165,6 +170,7 @@ def run_localization(model, task, ctx) -> dict:
                     stride=stride,
                     prompt=task.prompt,
                     batch_size=max(1, ctx.batch_size),
+                    smooth=smooth,
                 )
                 for i in idx
             ],
@@ -178,6 +184,7 @@ def run_localization(model, task, ctx) -> dict:
         "num_segments": sum(len(r.segments) for r in recs),
         "window_s": window,
         "stride_s": stride,
+        "smooth_windows": smooth,
         "skipped_segments": skipped,
     }
     if not ctx.dist.main:

@@ -4,7 +4,8 @@ A recording is cut into overlapping windows (``window`` seconds every ``stride``
 are scored in batches through the model's candidate scoring (``score(motions, prompt, labels)``, the
 vision tower once per window), so any label list is a valid vocabulary. Each window owns the
 ``stride``-long slice around its centre (the first and last windows reach the recording's ends), so
-the owned slices tile the recording; consecutive windows with the same label merge into one segment
+the owned slices tile the recording; label probabilities are averaged over a few neighbouring windows (``smooth``), then
+consecutive windows with the same label merge into one segment
 whose score is the mean probability of that label, then temporal non-maximum suppression removes
 lower-scored segments that overlap a kept one. Dense captioning runs the same windows through
 ``generate`` and merges consecutive identical captions into a timed description.
@@ -15,7 +16,7 @@ Times are seconds from the first frame (``frame / fps``). Motions with several p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +179,21 @@ def default_labels() -> list[str]:
 # --------------------------------------------------------------------------- merging and NMS
 
 
+def smooth_windows(ws: WindowScores, k: int = 3) -> WindowScores:
+    """Label probabilities averaged over ``k`` consecutive windows centred on each (fewer at the
+    ends; absent-body windows neither count nor change), so one stray window does not split a
+    segment."""
+    if k <= 1:
+        return ws
+    p, half = ws.probs, k // 2
+    present = np.isfinite(p).all(1)
+    out = np.full_like(p, np.nan)
+    for i in np.flatnonzero(present):
+        lo, hi = max(0, i - half), min(len(p), i + half + 1)
+        out[i] = p[lo:hi][present[lo:hi]].mean(0)
+    return replace(ws, probs=out)
+
+
 def merge_windows(ws: WindowScores, *, top_k: int = 1, body: int = 0) -> list[Segment]:
     """Segments from runs of consecutive windows in which a label is among the ``top_k`` best; a
     segment spans the run's owned time, its score is the label's mean probability over the run."""
@@ -256,15 +272,19 @@ def timeline(
     batch_size: int = 16,
     top_k: int = 1,
     nms_iou: float = 0.5,
+    smooth: int = 3,
 ) -> list[Segment]:
-    """Segments ``(start, end, label, score, body)`` of a whole recording, per tracked body."""
+    """Segments ``(start, end, label, score, body)`` of a whole recording, per tracked body.
+
+    ``smooth``: probabilities averaged over that many consecutive windows before merging (1: off);
+    ``top_k``: labels per window that may form segments; ``nms_iou``: temporal NMS threshold."""
     labels = _check_labels(default_labels() if labels is None else labels)
     out: list[Segment] = []
     for b, m in enumerate(bodies(motion)):
         ws = score_windows(
             model, m, labels, window=window, stride=stride, prompt=prompt, batch_size=batch_size
         )
-        out += merge_windows(ws, top_k=top_k, body=b)
+        out += merge_windows(smooth_windows(ws, smooth), top_k=top_k, body=b)
     return temporal_nms(out, nms_iou)
 
 
@@ -362,6 +382,7 @@ __all__ = [
     "merge_windows",
     "owned_intervals",
     "score_windows",
+    "smooth_windows",
     "temporal_iou",
     "temporal_nms",
     "timeline",

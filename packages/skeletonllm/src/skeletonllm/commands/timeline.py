@@ -54,6 +54,9 @@ def register(subparsers) -> None:
     p.add_argument("--top-k", type=positive_int, default=1, help="labels per window kept (1)")
     p.add_argument("--nms-iou", type=float, default=0.5, help="temporal NMS IoU threshold (0.5)")
     p.add_argument(
+        "--smooth", type=positive_int, default=3, help="windows averaged before merging (3; 1: off)"
+    )
+    p.add_argument(
         "--live",
         action="store_true",
         help="replay FILE at its frame rate into the streaming recogniser and print labels as "
@@ -148,6 +151,7 @@ def run(args) -> int:
         batch_size=args.batch_size,
         top_k=args.top_k,
         nms_iou=args.nms_iou,
+        smooth=args.smooth,
     )
     captions = (
         TL.describe(model, streams, window=args.window, stride=args.stride) if args.captions else []
