@@ -29,7 +29,8 @@ def test_baseline_beats_chance_on_four_actions():
     assert model.train_stats["epochs"] == 12
     pred = model.logits([s.motion for s in te.samples]).argmax(-1).numpy()
     acc = float(np.mean(pred == np.array([s.label for s in te.samples])))
-    assert acc >= 0.6, acc  # chance is 0.25
+    # chance is 1/4: a random guesser gets 12 of the 16 right with probability 3.8e-5
+    assert acc >= 12 / 16, acc
 
 
 def test_baseline_stops_at_its_budget():
