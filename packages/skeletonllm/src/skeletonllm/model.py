@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import backbones
+from . import adapter as peft_adapter
+from . import backbones, hub, modelcard
 from .bridges import get_bridge
 from .checkpoint import CheckpointError, atomic_dir, load_tensors, save_tensors
 from .config import GROUPS, SkeletonLLMConfig
@@ -100,9 +101,13 @@ def _build_renderer(cfg: SkeletonLLMConfig) -> nn.Module:
     )
 
 
+DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32"}
+
+
 def _dtype(name: str | None):
     if name is None:
         return None
+    name = DTYPE_ALIASES.get(name, name)
     if not hasattr(torch, name) or not isinstance(getattr(torch, name), torch.dtype):
         raise ValueError(f"unknown dtype {name!r}")
     return getattr(torch, name)
@@ -120,6 +125,8 @@ class SkeletonLLM(nn.Module):
     ):
         super().__init__()
         self.config = config = config or SkeletonLLMConfig()
+        # What the model card reports beyond the config (data, recipe, stages, metrics): set by training.
+        self.card_info: dict = {}
         # Seeded construction (renderer, LoRA init) without touching the caller's global RNG.
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
@@ -408,6 +415,7 @@ class SkeletonLLM(nn.Module):
             save_base = backbones.is_tiny(self.config.backbone) or self.lora_config is None
         with atomic_dir(path) as tmp:
             self.config.save(tmp / "config.json")
+            modelcard.write(tmp, self.config, self.card_info)
             save_tensors(dict(self.renderer.state_dict()), tmp / "renderer.safetensors")
             self.tokenizer.save_pretrained(tmp)
             (tmp / "preprocessor_config.json").write_text(
@@ -423,33 +431,85 @@ class SkeletonLLM(nn.Module):
                 self.backbone.config.save_pretrained(tmp / "backbone")
                 save_tensors(base_sd, tmp / "backbone" / "model.safetensors")
             if self.lora_config is not None:
-                from peft import get_peft_model_state_dict
-
-                (tmp / "adapter").mkdir()
-                self.lora_config.save_pretrained(tmp / "adapter")
-                save_tensors(
-                    get_peft_model_state_dict(self.backbone),
-                    tmp / "adapter" / "adapter_model.safetensors",
+                names = {
+                    n.removeprefix("backbone.")
+                    for g in ("projector", "vision", "llm")
+                    if g in self.trainable_groups
+                    for n, _ in self.named_parameter_groups()[g]
+                }
+                peft_adapter.save_peft_adapter(
+                    self.backbone,
+                    self.lora_config,
+                    tmp / "adapter",
+                    trained=names,
+                    base_model=self.config.backbone,
                 )
                 if not save_base:
-                    names = {
-                        n
-                        for g in ("projector", "vision", "llm")
-                        if g in self.trainable_groups
-                        for n, _ in self.named_parameter_groups()[g]
-                    }
                     names = {n.replace(".base_layer", "") for n in names}
-                    trained = {k: v for k, v in base_sd.items() if f"backbone.{k}" in names}
+                    trained = {k: v for k, v in base_sd.items() if k in names}
                     save_tensors(trained, tmp / "trained.safetensors")
                     (tmp / "base.json").write_text(json.dumps({"backbone": self.config.backbone}))
 
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        private: bool | None = None,
+        token: str | None = None,
+        revision: str | None = None,
+        commit_message: str = "Upload SkeletonLLM checkpoint",
+    ):
+        """Save to a temporary folder and upload it as the Hub model repo ``repo_id`` (created if
+        needed); returns huggingface_hub's commit info."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            folder = Path(d) / "checkpoint"
+            self.save_pretrained(folder)
+            return hub.upload(
+                folder,
+                repo_id,
+                private=private,
+                token=token,
+                revision=revision,
+                commit_message=commit_message,
+            )
+
     @classmethod
     def from_pretrained(
-        cls, path: str | os.PathLike, *, base: str | os.PathLike | None = None
+        cls,
+        path: str | os.PathLike,
+        *,
+        base: str | os.PathLike | None = None,
+        revision: str | None = None,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
     ) -> SkeletonLLM:
-        """Load a directory written by :meth:`save_pretrained`; ``base`` overrides where the base backbone
-        comes from for adapter-only checkpoints (a hub id, a local HF directory or a skeletonllm checkpoint)."""
-        path = Path(path)
+        """Load a directory written by :meth:`save_pretrained`, or a Hub id (``org/name``) holding one
+        (through huggingface_hub: cached snapshots, offline with ``HF_HUB_OFFLINE=1``; ``revision``
+        picks a branch, tag or commit). ``base`` overrides where the base backbone comes from for
+        adapter-only checkpoints (a hub id, a local HF directory or a skeletonllm checkpoint).
+        ``device`` moves the whole model (renderer and backbone); ``dtype`` casts the backbone."""
+        if not Path(path).is_dir() and hub.is_hub_id(path):
+            path = hub.resolve(str(path), revision=revision)
+        model = cls._from_folder(Path(path), base)
+        return model.place(device=device, dtype=dtype)
+
+    def place(
+        self, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None
+    ) -> SkeletonLLM:
+        """Move renderer and backbone to ``device`` together and cast the backbone to ``dtype`` (the
+        renderer stays float32; its frames are cast at the backbone's input). Returns ``self``."""
+        if dtype is not None:
+            dt = _dtype(dtype) if isinstance(dtype, str) else dtype
+            self.backbone.to(dt)
+            self.config.dtype = str(dt).removeprefix("torch.")
+        if device is not None:
+            self.to(device)
+        return self
+
+    @classmethod
+    def _from_folder(cls, path: Path, base) -> SkeletonLLM:
         if not path.is_dir():
             raise CheckpointError(f"{path}: checkpoint directory does not exist")
         try:
@@ -491,22 +551,23 @@ class SkeletonLLM(nn.Module):
                 _load_state(model.backbone, trained, path / "trained.safetensors", strict=False)
             with torch.random.fork_rng():
                 model._add_lora()  # initial values are overwritten by the saved adapter
+            afile = adapter / "adapter_model.safetensors"
+            lora_sd, saved_modules = peft_adapter.split_adapter_state(load_tensors(afile))
+            if saved_modules:  # modules_to_save: the trained non-LoRA weights, as PEFT stores them
+                _load_state(model.backbone, saved_modules, afile, strict=False)
             from peft import set_peft_model_state_dict
 
-            res = set_peft_model_state_dict(
-                model.backbone, load_tensors(adapter / "adapter_model.safetensors")
-            )
+            res = set_peft_model_state_dict(model.backbone, lora_sd)
             unexpected = getattr(res, "unexpected_keys", [])
             if unexpected:
-                raise CheckpointError(
-                    f"{adapter / 'adapter_model.safetensors'}: unexpected keys {unexpected[:5]}"
-                )
+                raise CheckpointError(f"{afile}: unexpected keys {unexpected[:5]}")
         _load_state(
             model.renderer,
             load_tensors(path / "renderer.safetensors"),
             path / "renderer.safetensors",
         )
         model.set_trainable(config.trainable)
+        model.card_info = modelcard.read_info(path)
         return model
 
     @staticmethod

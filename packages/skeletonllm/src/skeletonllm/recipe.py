@@ -543,6 +543,7 @@ def run_recipe(
         if callback is not None:
             callback("stage", st, model)
     final = out / "model"
+    model.card_info.update(recipe=str(config_path), data=data, stages=summary["stages"])
     model.save_pretrained(final)
     if state.get("pairs") is not None:
         save_pairs(state["pairs"], final / PAIRS_FILE)
@@ -559,6 +560,10 @@ def run_recipe(
         res = recognition_accuracy(model, test)
         (out / "eval.json").write_text(json.dumps(res, indent=1))
         summary["eval_accuracy"] = res["accuracy"]
+        from . import modelcard
+
+        model.card_info["metrics"] = {"eval_accuracy": res["accuracy"], "eval_samples": len(test)}
+        modelcard.write(final, model.config, model.card_info)
     state_path.write_text(json.dumps(summary, indent=1))
     return final
 
