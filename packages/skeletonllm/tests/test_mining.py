@@ -34,7 +34,11 @@ def test_embedding_pairs_on_a_small_label_set():
         frozenset(("walk", "run")),
         frozenset(("sit_down", "stand_up")),
     }
-    assert all(p["source"] == "embedding" and -1.0 <= p["score"] <= 1.0 for p in pairs)
+    cos = {(p["a"], p["b"]): float(label_embeddings([p["a"], p["b"]]).prod(0).sum()) for p in pairs}
+    assert all(
+        p["source"] == "embedding" and p["score"] == pytest.approx(cos[p["a"], p["b"]], abs=1e-5)
+        for p in pairs
+    )
     assert [p["score"] for p in pairs] == sorted((p["score"] for p in pairs), reverse=True)
 
 
