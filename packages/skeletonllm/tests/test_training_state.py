@@ -147,6 +147,8 @@ def test_damaged_latest_falls_back_to_the_previous_checkpoint_and_matches_the_fu
         assert torch.equal(a, b), n  # bit-exact: same data order, same RNG, same updates
     assert sorted(p.name for p in part.iterdir() if p.name.startswith(".")) == [".notes.user.tmp"]
     assert sorted(p.name for p in ck.iterdir()) == ["latest", "step-00000004", "step-00000005"]
+    state = json.loads((ck / "step-00000004" / "trainer_state.json").read_text())
+    assert state["step"] == 4  # the damaged one was replaced by a sound one
 
 
 def test_latest_is_confined_to_the_checkpoints_directory(run2, tmp_path):

@@ -288,9 +288,13 @@ def _resume_order(out_dir: Path) -> list[Path]:
     return [latest] + [p for p in found if p.name < latest.name]
 
 
-def _prune_checkpoints(out_dir: Path, keep: int | None) -> None:
+def _prune_checkpoints(out_dir: Path, keep: int | None, current: str) -> None:
+    """Keep the ``keep`` newest checkpoints up to ``current``; later ones are from an attempt this run
+    has replaced (a resume that fell back past them), and this run will write them again."""
     if keep:
-        for old in checkpoints(out_dir)[keep:]:
+        found = checkpoints(out_dir)
+        stale = [p for p in found if p.name > current]
+        for old in stale + [p for p in found if p.name <= current][keep:]:
             shutil.rmtree(old, ignore_errors=True)
 
 
@@ -650,5 +654,5 @@ def _save_checkpoint(
             except CheckpointError as exc:  # name the checkpoint, not its temporary directory
                 raise CheckpointError(str(exc).replace(str(tmp), str(ck / name))) from exc
         atomic_write_text(ck / "latest", name)
-        _prune_checkpoints(out_dir, keep)
+        _prune_checkpoints(out_dir, keep, name)
     acc.wait_for_everyone()
