@@ -178,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
         help="torch CPU threads per process (default 1: the tiny models are dominated by "
         "threading overhead, and shared cores make extra threads spin)",
     )
+    from skeletonllm.devices import add_device_args
+
+    add_device_args(r, what="the evaluated model (a GCN baseline stays on the CPU)")
 
     sub.add_parser(
         "list",
@@ -295,6 +298,12 @@ def check_run(a) -> tuple[list[str] | None, list[str] | None]:
     elif a.data_dir is not None:
         _check_data_dir(a.data_dir, "")
     _check_out(a.out)
+    from skeletonllm.devices import resolve_device
+
+    try:
+        a.device = resolve_device(a.device)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     return names, kinds
 
 
@@ -392,7 +401,8 @@ def cmd_run(a) -> int:
     from skelbench.api import Dist, evaluate
     from skelbench.report import write_run
 
-    model = models.load_model(a.model)  # a bad checkpoint fails here, in one line
+    # a bad checkpoint fails here, in one line
+    model = models.load_model(a.model, device=a.device, dtype=a.dtype)
     dist = Dist()
     t0 = time.perf_counter()
     with _Progress(enabled=not a.quiet and dist.main) as prog:

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 
-def load_model(path: str | Path):
-    """A SkeletonLLM checkpoint directory (``config.json``) or a saved GCN baseline."""
+def load_model(path: str | Path, *, device: str | None = None, dtype: str | None = None):
+    """A SkeletonLLM checkpoint directory (``config.json``) on ``device`` with its backbone in
+    ``dtype`` (defaults: as saved, CPU), or a saved GCN baseline (CPU)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: model checkpoint not found")
@@ -21,7 +22,7 @@ def load_model(path: str | Path):
         return BaselineGCN.load(path)
     from skeletonllm import SkeletonLLM
 
-    model = SkeletonLLM.from_pretrained(str(path))
+    model = SkeletonLLM.from_pretrained(str(path), device=device, dtype=dtype)
     model.eval()
     return model
 

@@ -22,6 +22,7 @@ from .commands._common import (
     existing_file,
     positive_int,
 )
+from .devices import add_device_args
 
 PROG = "skeletonllm"
 
@@ -33,19 +34,45 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
 
 
+def _device(args) -> str:
+    """``--device`` checked against this machine before any model loads (a usage error, exit 2)."""
+    from .devices import resolve_device
+
+    try:
+        return resolve_device(args.device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _place_training(device: str) -> None:
+    """Point accelerate at ``device``: it places the model and batches itself."""
+    import os
+
+    if device == "cpu":
+        os.environ["ACCELERATE_USE_CPU"] = "true"
+    elif device.startswith("cuda:"):  # a single process: "cuda" means the current device
+        import torch
+
+        torch.cuda.set_device(int(device.partition(":")[2]))
+
+
 def _cmd_train(args) -> int:
     from .runconfig import load_yaml
 
+    device = _device(args) if args.device is not None else None
     spec = load_yaml(args.config)
+    if device is not None:
+        _place_training(device)
+    kw = {"dtype": args.dtype} if args.dtype else {}
     if "stages" in spec:
         from .recipe import run_recipe
 
-        final = run_recipe(args.config, resume=args.resume)
+        final = run_recipe(args.config, resume=args.resume, **kw)
         run_dir = getattr(final, "parent", None)
     else:
         from .runconfig import train_from_config
 
-        res = train_from_config(args.config, resume=args.resume)
+        res = train_from_config(args.config, resume=args.resume, **kw)
         if not res.is_main_process:
             return 0
         print(
@@ -73,6 +100,7 @@ def _candidates(text: str) -> list[str]:
 
 
 def _cmd_predict(args) -> int:
+    device = _device(args)
     import skelformats
 
     names, motions = [], []
@@ -83,7 +111,7 @@ def _cmd_predict(args) -> int:
         motions += items
     from .model import SkeletonLLM
 
-    model = SkeletonLLM.from_pretrained(args.model)
+    model = SkeletonLLM.from_pretrained(args.model, device=device, dtype=args.dtype)
     answers, scores = [], []
     for i in range(0, len(motions), args.batch_size):
         chunk = motions[i : i + args.batch_size]
@@ -155,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue from the latest checkpoint in the output folder",
     )
     t.add_argument("--no-plot", action="store_true", help="do not write loss.png at the end")
+    add_device_args(t, what="training")
     t.set_defaults(func=_cmd_train)
 
     pr = sub.add_parser(
@@ -198,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-new-tokens", type=positive_int, default=32, help="longest free-text answer (tokens)"
     )
     pr.add_argument("--batch-size", type=positive_int, default=8, help="files per forward pass")
+    add_device_args(pr)
     pr.set_defaults(func=_cmd_predict)
 
     _register_commands(sub)

@@ -22,6 +22,7 @@ from .bridges import get_bridge
 from .checkpoint import CheckpointError, atomic_dir, load_tensors, save_tensors
 from .config import GROUPS, SkeletonLLMConfig
 from .data import Collator
+from .devices import DTYPE_ALIASES
 from .inputs import Sample, group, prepare
 
 IGNORE = -100
@@ -99,9 +100,6 @@ def _build_renderer(cfg: SkeletonLLMConfig) -> nn.Module:
     return DrAction(
         frames=r.frames, size=tuple(r.size), views=r.views, num_part_tags=r.num_part_tags, **r.extra
     )
-
-
-DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32"}
 
 
 def _dtype(name: str | None):

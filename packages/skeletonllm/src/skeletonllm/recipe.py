@@ -456,13 +456,14 @@ def run_recipe(
     progress: bool = True,
     stages: Sequence[str] | None = None,
     callback=None,
+    dtype: str | None = None,
 ) -> Path:
     """Train the stages of the recipe at ``config_path``; returns the final model directory.
 
     ``output_dir`` (or ``$SKELETONLLM_OUTPUT_DIR``) overrides the recipe's; ``stages`` restricts the run to
     the named stages (the others count as skipped); ``callback(event, stage, model)`` is called with
     ``("start", None, model)`` before the first stage and ``("stage", stage_dict, model)`` after each
-    trained stage (monitoring, tests).
+    trained stage (monitoring, tests). ``dtype`` overrides the model's (``--dtype``).
     """
     from .config import SkeletonLLMConfig
     from .mining import PAIRS_FILE, save_pairs
@@ -480,6 +481,8 @@ def run_recipe(
     seed = int(doc.get("seed", 0))
     mcfg = dict(doc.get("model") or {})
     mcfg.setdefault("seed", seed)
+    if dtype is not None:
+        mcfg["dtype"] = dtype
     try:
         config = SkeletonLLMConfig.from_dict(mcfg, source=f"{config_path}: model")
     except ValueError as e:

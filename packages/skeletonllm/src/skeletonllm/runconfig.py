@@ -50,15 +50,20 @@ def resolve(base: Path, p: str | None) -> str | None:
     return str(q if q.is_absolute() else base / q)
 
 
-def build_model(spec: dict, base_dir: Path = Path("."), *, source: str = "config"):
-    """``init: CKPT`` loads a checkpoint; otherwise ``model:`` holds SkeletonLLMConfig fields."""
+def build_model(
+    spec: dict, base_dir: Path = Path("."), *, source: str = "config", dtype: str | None = None
+):
+    """``init: CKPT`` loads a checkpoint; otherwise ``model:`` holds SkeletonLLMConfig fields;
+    ``dtype`` (``--dtype``) overrides the backbone's."""
     from .model import SkeletonLLM
 
     if spec.get("init"):
-        return SkeletonLLM.from_pretrained(resolve(base_dir, spec["init"]))
+        return SkeletonLLM.from_pretrained(resolve(base_dir, spec["init"]), dtype=dtype)
     model_cfg = spec.get("model") or {}
     if not isinstance(model_cfg, dict):
         raise ConfigError(f"{source}: 'model' must be a mapping")
+    if dtype is not None:
+        model_cfg = {**model_cfg, "dtype": dtype}
     try:
         cfg = SkeletonLLMConfig.from_dict(model_cfg, source=f"{source}: model")
     except ValueError as exc:
@@ -163,7 +168,7 @@ def refuse_earlier_run(out_dir: str | os.PathLike) -> None:
         )
 
 
-def train_from_config(path: str | os.PathLike, *, resume: bool = False):
+def train_from_config(path: str | os.PathLike, *, resume: bool = False, dtype: str | None = None):
     """Run a single-stage YAML config; returns the :class:`training.StageResult`."""
     from .training import train_stage
 
@@ -174,6 +179,6 @@ def train_from_config(path: str | os.PathLike, *, resume: bool = False):
     kwargs["resume"] = resume or bool(kwargs.get("resume", False))
     if not kwargs["resume"]:
         refuse_earlier_run(kwargs["out_dir"])
-    model = build_model(spec, base, source=str(path))
+    model = build_model(spec, base, source=str(path), dtype=dtype)
     records = build_records(spec, base, source=str(path))
     return train_stage(model, records, **kwargs)

@@ -905,8 +905,9 @@ def serve(model_path: str, host: str = "127.0.0.1", port: int = 8000, **kwargs) 
     """Load a checkpoint and serve it until interrupted."""
     from .model import SkeletonLLM
 
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
     check_settings(**{k: v for k, v in kwargs.items() if k not in ("name", "verbose")})
-    model = SkeletonLLM.from_pretrained(model_path)
+    model = SkeletonLLM.from_pretrained(model_path, device=device, dtype=dtype)
     server = make_server(
         model, host, port, name=kwargs.pop("name", None) or Path(model_path).name, **kwargs
     )

@@ -40,11 +40,21 @@ def register(subparsers) -> None:
         "--name", default=None, help="model name reported by the API (default: directory name)"
     )
     p.add_argument("--verbose", action="store_true", help="log every request")
+    from ..devices import add_device_args
+
+    add_device_args(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from ..devices import resolve_device
     from ..serve import serve
+    from ._common import UsageError
+
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
     if not 0 < args.max_body_mb < 1 << 20:
         raise ValueError(f"--max-body-mb must be a positive number, got {args.max_body_mb}")
@@ -62,5 +72,7 @@ def run(args) -> int:
         request_timeout=args.request_timeout,
         queue_timeout=args.queue_timeout,
         verbose=args.verbose,
+        device=device,
+        dtype=args.dtype,
     )
     return 0
