@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from skelbench.cli import _Progress, main
@@ -79,10 +80,14 @@ def test_bad_requests_are_refused_before_the_model_loads(tmp_path, monkeypatch, 
         assert msg in capsys.readouterr().err.splitlines()[0]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_unwritable_out_is_a_usage_error(tmp_path, capsys):
+def test_unwritable_out_is_a_usage_error(tmp_path, capsys, monkeypatch):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
+    if os.geteuid() == 0:  # root passes permission bits: deny the folder as a read-only mount would
+        real_access = os.access
+        monkeypatch.setattr(
+            os, "access", lambda p, mode, **kw: Path(p) != locked and real_access(p, mode, **kw)
+        )
     assert main(["run", "--model", str(tmp_path), "-o", str(locked / "out")]) == 2
     assert "not writable" in capsys.readouterr().err
 
