@@ -268,3 +268,19 @@ def test_entry_point_group_registers_datasets(monkeypatch):
     monkeypatch.setattr(mod, "_eps_loaded", False)
     assert "plugin_ds" in sd.list_datasets()
     assert sd.load("plugin_ds").name == "plugin_ds"
+
+
+def test_datasets_attribute_is_lazy():
+    """``import skelformats`` leaves the dataset layer unimported; ``skelformats.datasets`` loads it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, skelformats\n"
+        "assert 'skelformats.datasets' not in sys.modules, 'imported eagerly'\n"
+        "ds = skelformats.datasets\n"
+        "assert 'skelformats.datasets' in sys.modules and ds.load is not None\n"
+        "assert 'folder' in ds.list_datasets()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr

@@ -40,12 +40,12 @@ from .registry import (
     save,
 )
 
-_LAZY_SUBMODULES = ("synth", "strategies", "readers", "formats", "bench", "cli")
+_LAZY_SUBMODULES = ("synth", "strategies", "readers", "formats", "bench", "cli", "datasets")
 
 
 def __getattr__(name):
-    # submodules on first use: ``sf.synth.generate(...)`` works after a bare ``import skelformats``,
-    # and hypothesis (needed by ``strategies``) stays optional
+    # submodules on first use: ``sf.synth.generate(...)`` / ``sf.datasets.load(...)`` work after a
+    # bare ``import skelformats``, which stays light; hypothesis (``strategies``) stays optional
     if name in _LAZY_SUBMODULES:
         import importlib
 
