@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from skeletonllm import SkeletonLLM, SkeletonLLMConfig
 from skeletonllm.serve import json_depth, make_server
 from skelformats import synth
@@ -221,6 +223,31 @@ def test_json_depth_ignores_brackets_in_strings():
     assert json_depth(b'{"a": "[[[[\\"]]", "b": [[1], {"c": "}"}]}') == 3
     assert json_depth(b"[" * 5 + b"]" * 5) == 5
     assert json_depth(b'"\\\\"[]') == 1 and json_depth(b"") == 0
+
+
+def _depth(v) -> int:
+    if isinstance(v, list):
+        return 1 + max(map(_depth, v), default=0)
+    if isinstance(v, dict):
+        return 1 + max(map(_depth, v.values()), default=0)
+    return 0
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab,:\n\u005c'),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(alphabet='[]{}"\\a'), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(JSON_VALUES, st.booleans())
+def test_json_depth_equals_the_parsed_depth(value, ascii_only):
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert json_depth(raw) == _depth(value)
 
 
 def slow_clients(port, n: int, drip_every: float = 0.2, hold: float = 10.0):

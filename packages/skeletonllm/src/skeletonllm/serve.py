@@ -70,14 +70,15 @@ def _bad(message: str, param: str | None = None, code: str = "invalid_request") 
 
 
 # ------------------------------------------------------------------------------------- JSON bodies
-_ESCAPE = re.compile(rb"\\.", re.S)
 _STRING = re.compile(rb'"[^"]*"')
 _KEEP = bytes(range(256)).translate(None, b'[]{}"')  # every byte but brackets and quotes
 
 
 def json_depth(raw: bytes) -> int:
     """Nesting depth of the JSON text ``raw`` in linear time, without parsing it."""
-    s = _ESCAPE.sub(b"", raw).translate(None, _KEEP)  # escapes gone, then only []{}" remain
+    # Escaped backslashes, then escaped quotes, go (left to right, as a parser pairs them); then
+    # only []{}" remain.
+    s = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _KEEP)
     s = _STRING.sub(b"", s)  # brackets inside strings do not nest
     depth, deepest = 0, 0
     for k in range(0, len(s), 1 << 20):
