@@ -57,6 +57,12 @@ class SkeletonLLMConfig:
     # Answers the model was trained to give for recognition (set by training), so that a benchmark can
     # tell a zero-shot evaluation from one over classes the model has seen.
     trained_labels: tuple[str, ...] = ()
+    # Hub / local backbones only (passed to transformers' from_pretrained): e.g. device_map "auto",
+    # attn_implementation "sdpa" / "flash_attention_2", quantization {"load_in_4bit": true, ...}
+    # (BitsAndBytesConfig fields; needs bitsandbytes and a GPU).
+    device_map: str | dict | None = None
+    attn_implementation: str | None = None
+    quantization: dict | None = None
 
     def __post_init__(self):
         if isinstance(self.renderer, dict):
@@ -72,6 +78,33 @@ class SkeletonLLMConfig:
             raise ValueError(f"unknown trainable group(s) {bad}; groups are {GROUPS}")
         if "lora" in self.trainable and not self.lora.enabled:
             raise ValueError("'lora' is trainable but lora.enabled is false")
+        if self.device_map is not None and not isinstance(self.device_map, str | dict):
+            raise ValueError(f"device_map must be a string or a mapping, got {self.device_map!r}")
+        if self.attn_implementation is not None and not isinstance(self.attn_implementation, str):
+            raise ValueError(
+                f"attn_implementation must be a string, got {self.attn_implementation!r}"
+            )
+        if self.quantization is not None and not isinstance(self.quantization, dict):
+            raise ValueError(
+                "quantization must be a mapping of BitsAndBytesConfig fields, got "
+                f"{self.quantization!r}"
+            )
+
+    def load_kwargs(self) -> dict:
+        """Keyword arguments for transformers' ``from_pretrained`` of a hub / local backbone."""
+        kw: dict = {}
+        if self.device_map is not None:
+            kw["device_map"] = self.device_map
+        if self.attn_implementation is not None:
+            kw["attn_implementation"] = self.attn_implementation
+        if self.quantization:
+            from transformers import BitsAndBytesConfig
+
+            try:
+                kw["quantization_config"] = BitsAndBytesConfig(**self.quantization)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"quantization: invalid BitsAndBytesConfig ({exc})") from exc
+        return kw
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

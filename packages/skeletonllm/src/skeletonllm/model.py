@@ -6,6 +6,7 @@ renderer output size and the bridge.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -156,9 +157,11 @@ class SkeletonLLM(nn.Module):
                 config.backbone, frames=r.frames, size=r.size, views=r.views, seed=config.seed
             )
             if config.dtype:
-                bb.model.to(_dtype(config.dtype))
+                _cast_parameters(bb.model, _dtype(config.dtype))
             return bb
-        return backbones.load_pretrained_backbone(config.backbone, dtype=_dtype(config.dtype))
+        return backbones.load_pretrained_backbone(
+            config.backbone, dtype=_dtype(config.dtype), **config.load_kwargs()
+        )
 
     def _lm_pattern(self) -> str:
         targets = "|".join(re.escape(t) for t in self.config.lora.target_modules)
@@ -402,7 +405,13 @@ class SkeletonLLM(nn.Module):
         return describe(self, motion, window=window, stride=stride, **kwargs)
 
     # ------------------------------------------------------------------ persistence
-    def save_pretrained(self, path: str | os.PathLike, *, save_base: bool | None = None) -> None:
+    def save_pretrained(
+        self,
+        path: str | os.PathLike,
+        *,
+        save_base: bool | None = None,
+        max_shard_size: str | int = "5GB",
+    ) -> None:
         """Write a self-contained directory atomically.
 
         Files: config.json, renderer.safetensors, tokenizer/processor files, and either backbone/ (full HF
@@ -425,9 +434,11 @@ class SkeletonLLM(nn.Module):
                 if "lora_" not in k
             }
             if save_base:
-                (tmp / "backbone").mkdir()
-                self.backbone.config.save_pretrained(tmp / "backbone")
-                save_tensors(base_sd, tmp / "backbone" / "model.safetensors")
+                # transformers' own layout: model.safetensors, or shards + index past max_shard_size
+                with _quiet_transformers():
+                    self.backbone.save_pretrained(
+                        tmp / "backbone", state_dict=base_sd, max_shard_size=max_shard_size
+                    )
             if self.lora_config is not None:
                 names = {
                     n.removeprefix("backbone.")
@@ -500,7 +511,7 @@ class SkeletonLLM(nn.Module):
         renderer stays float32; its frames are cast at the backbone's input). Returns ``self``."""
         if dtype is not None:
             dt = _dtype(dtype) if isinstance(dtype, str) else dtype
-            self.backbone.to(dt)
+            _cast_parameters(self.backbone, dt)
             self.config.dtype = str(dt).removeprefix("torch.")
         if device is not None:
             self.to(device)
@@ -589,7 +600,7 @@ class SkeletonLLM(nn.Module):
             )
         bdir = path / "backbone"
         if base is None and bdir.is_dir():
-            return backbones.Backbone(_hf_from_dir(bdir), tok, proc)
+            return backbones.Backbone(_hf_from_dir(bdir, config.dtype), tok, proc)
         if base is not None:
             source = str(base)
         elif (path / "base.json").is_file():
@@ -597,14 +608,18 @@ class SkeletonLLM(nn.Module):
         else:
             source = config.backbone
         if (Path(source) / "backbone" / "config.json").is_file():  # another skeletonllm checkpoint
-            return backbones.Backbone(_hf_from_dir(Path(source) / "backbone"), tok, proc)
+            return backbones.Backbone(
+                _hf_from_dir(Path(source) / "backbone", config.dtype), tok, proc
+            )
         if backbones.is_tiny(source):
             r = config.renderer
             bb = backbones.build_tiny(
                 source, frames=r.frames, size=r.size, views=r.views, seed=config.seed
             )
         else:
-            bb = backbones.load_pretrained_backbone(source, dtype=_dtype(config.dtype))
+            bb = backbones.load_pretrained_backbone(
+                source, dtype=_dtype(config.dtype), **config.load_kwargs()
+            )
         return backbones.Backbone(bb.model, tok, proc)
 
     # ------------------------------------------------------------------ convenience
@@ -629,8 +644,10 @@ def _load_state(module: nn.Module, sd: dict, source: Path, strict: bool = True) 
     module.load_state_dict(sd, strict=False)
 
 
-def _hf_from_dir(bdir: Path) -> nn.Module:
-    """A backbone saved as backbone/{config.json, model.safetensors}; errors name the bad file."""
+def _hf_from_dir(bdir: Path, dtype: str | None = None) -> nn.Module:
+    """A backbone saved in transformers' layout under backbone/ (config.json + model.safetensors or
+    shards with an index), loaded straight in ``dtype`` with no random init first; a missing,
+    truncated or mismatched weights file raises :class:`CheckpointError` naming it."""
     from transformers import AutoConfig, AutoModelForImageTextToText
 
     if not (bdir / "config.json").is_file():
@@ -639,12 +656,69 @@ def _hf_from_dir(bdir: Path) -> nn.Module:
         hf_cfg = AutoConfig.from_pretrained(bdir)
     except Exception as exc:
         raise CheckpointError(f"{bdir / 'config.json'}: invalid backbone config ({exc})") from exc
-    sd = load_tensors(bdir / "model.safetensors")
-    model = AutoModelForImageTextToText.from_config(hf_cfg)
-    _load_state(model, sd, bdir / "model.safetensors")
-    if getattr(hf_cfg, "tie_word_embeddings", False):
-        model.tie_weights()
+    index = bdir / "model.safetensors.index.json"
+    weights = index if index.is_file() else bdir / "model.safetensors"
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: missing file")
+    if weights == index:
+        shards = sorted(set(json.loads(index.read_text()).get("weight_map", {}).values()))
+        files = [bdir / s for s in shards]
+    else:
+        files = [weights]
+    for f in files:  # header check: a truncated shard fails here, naming the file
+        _check_safetensors(f)
+    try:
+        with _quiet_transformers():  # the loading report is checked below instead of printed
+            model, info = AutoModelForImageTextToText.from_pretrained(
+                bdir, config=hf_cfg, dtype=_dtype(dtype) or torch.float32, output_loading_info=True
+            )
+    except Exception as exc:
+        raise CheckpointError(f"{weights}: cannot load the backbone weights ({exc})") from exc
+    missing = list(info.get("missing_keys") or [])
+    unexpected = list(info.get("unexpected_keys") or [])
+    mismatched = list(info.get("mismatched_keys") or [])
+    if missing or unexpected or mismatched:
+        raise CheckpointError(
+            f"{weights}: does not match the model (missing {missing[:5]}, unexpected "
+            f"{unexpected[:5]}, wrong shape {mismatched[:5]})"
+        )
     return model.eval()
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """No progress bars or info warnings from transformers while saving / loading a checkpoint."""
+    from transformers.utils import logging as tlog
+
+    verbosity, bars = tlog.get_verbosity(), tlog.is_progress_bar_enabled()
+    tlog.set_verbosity_error()
+    tlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        tlog.set_verbosity(verbosity)
+        if bars:
+            tlog.enable_progress_bar()
+
+
+def _check_safetensors(path: Path) -> None:
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing file")
+    try:
+        with safe_open(str(path), framework="pt") as f:  # validates header and offsets vs size
+            f.keys()
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({exc})") from exc
+
+
+def _cast_parameters(module: nn.Module, dtype: torch.dtype) -> None:
+    """Cast the parameters only, as transformers does when loading in a dtype: buffers such as the
+    rotary ``inv_freq`` stay float32 (cast, they would lose precision and differ from a reload)."""
+    for p in module.parameters():
+        if p.is_floating_point() and p.dtype != dtype:
+            p.data = p.data.to(dtype)
 
 
 def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
