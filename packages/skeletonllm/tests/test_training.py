@@ -156,8 +156,13 @@ def test_training_applies_augmentation_and_resume_stays_exact(tmp_path):
         return call
 
     full = tiny_model()
-    train_stage(
-        full, records, out_dir=tmp_path / "full", collate_fn=spy(full, full.collator()), **kw
+    train_stage(  # collated in this process, where the spy records; the resume below uses workers
+        full,
+        records,
+        out_dir=tmp_path / "full",
+        collate_fn=spy(full, full.collator()),
+        num_workers=0,
+        **kw,
     )
     assert full.config.trained_labels == ("squat", "walk", "wave")  # for honest zero-shot
     # every record is seen with its (seed, epoch, index) key, and the data is augmented
@@ -177,9 +182,11 @@ def test_training_applies_augmentation_and_resume_stays_exact(tmp_path):
 
     part = tiny_model()
     with pytest.raises(_Crash):
-        train_stage(part, records, out_dir=tmp_path / "part", objective=crashing, **kw)
-    resumed = tiny_model()
-    res = train_stage(resumed, records, out_dir=tmp_path / "part", resume=True, **kw)
+        train_stage(
+            part, records, out_dir=tmp_path / "part", objective=crashing, num_workers=2, **kw
+        )
+    resumed = tiny_model()  # two DataLoader workers: the same batches as in-process collation
+    res = train_stage(resumed, records, out_dir=tmp_path / "part", resume=True, num_workers=2, **kw)
     assert res.resumed_from == 2 and res.step == 4
     for (n, a), (_, b) in zip(full.named_parameters(), resumed.named_parameters()):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=n)

@@ -57,6 +57,7 @@ _TRAIN_KEYS = (
     "max_grad_norm",
     "mixed_precision",
     "log_every",
+    "num_workers",
 )
 _STAGE_KEYS = {
     "warmup": (),

@@ -4,6 +4,8 @@ Data order is a pure function of (seed, micro-batch index): epoch ``e`` uses ``r
 generator seeded with ``seed`` and ``e``; each optimizer step consumes ``grad_accum`` global batches of
 ``batch_size * world_size`` records, each process taking every ``world_size``-th record. Resuming from a
 checkpoint at step ``s`` therefore continues with exactly the batches the uninterrupted run would see.
+Batches are collated by a ``torch`` ``DataLoader`` (``num_workers`` processes) whose batch sampler
+(:class:`MicroBatchSampler`) yields that same order, so workers change speed, not data.
 
 Checkpoints (``out_dir/checkpoints/step-XXXXXXXX/``, written to a temp dir then ``os.replace``d):
 ``weights.safetensors`` (trainable parameters), ``optimizer.safetensors`` + ``optimizer.json``,
@@ -22,6 +24,7 @@ import os
 import random
 import re
 import shutil
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -78,6 +81,97 @@ def batch_indices(
         perm = (perm * math.ceil(global_batch / n))[:global_batch]
     chunk = perm[b * global_batch : (b + 1) * global_batch]
     return chunk[rank::world]
+
+
+def default_num_workers() -> int:
+    """DataLoader workers when none are asked for: one per spare core, at most 2 (the collator is
+    light next to a forward pass, and on a CPU-only machine each worker takes a core from the model)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(0, min(2, (cores or 1) - 1))
+
+
+class MicroBatchSampler(torch.utils.data.Sampler):
+    """Batch sampler of micro-batches ``start`` .. ``stop - 1``: each batch is this rank's
+    ``[(micro, index), ...]``, in exactly the order of :func:`batch_indices`."""
+
+    def __init__(
+        self, n: int, global_batch: int, seed: int, start: int, stop: int, rank=0, world=1
+    ):
+        self.n, self.gb, self.seed = n, global_batch, seed
+        self.start, self.stop, self.rank, self.world = start, stop, rank, world
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+    def __iter__(self):
+        per_epoch = max(1, self.n // self.gb)
+        epoch, perm = None, []
+        for m in range(self.start, self.stop):
+            e, b = divmod(m, per_epoch)
+            if e != epoch:  # one permutation per epoch, not one per batch
+                epoch, perm = e, epoch_permutation(self.n, self.seed, e)
+                if self.n < self.gb:  # tiny sets: as batch_indices
+                    perm = (perm * math.ceil(self.gb / self.n))[: self.gb]
+            chunk = perm[b * self.gb : (b + 1) * self.gb]
+            yield [(m, i) for i in chunk[self.rank :: self.world]]
+
+
+class _Keyed(torch.utils.data.Dataset):
+    """``records`` read by ``(micro, index)`` keys, so the collator learns each record's key."""
+
+    def __init__(self, records: Sequence):
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key):
+        return key[0], key[1], self.records[key[1]]
+
+
+class _KeyedCollate:
+    """``[(micro, index, record)]`` -> ``(micro, batch)``; collators that take them get the
+    records' ``(seed, epoch, index)`` augmentation keys."""
+
+    def __init__(self, collate: Callable, seed: int, per_epoch: int):
+        self.collate, self.seed, self.per_epoch = collate, seed, per_epoch
+
+    def __call__(self, items):
+        m = items[0][0]
+        recs = [r for _, _, r in items]
+        if getattr(self.collate, "takes_keys", False):
+            epoch = m // self.per_epoch
+            return m, self.collate(recs, keys=[(self.seed, epoch, i) for _, i, _ in items])
+        return m, self.collate(recs)
+
+
+def micro_batches(
+    records: Sequence,
+    collate: Callable,
+    *,
+    global_batch: int,
+    seed: int,
+    start: int,
+    stop: int,
+    rank: int = 0,
+    world: int = 1,
+    num_workers: int = 0,
+) -> torch.utils.data.DataLoader:
+    """A DataLoader over micro-batches ``start`` .. ``stop - 1``, yielding ``(micro, batch)``.
+
+    On Linux the workers fork, so the records (e.g. motions read from a dataset cache) are shared
+    with them, never pickled; elsewhere each worker receives one pickled copy. The loader draws its
+    workers' seeds from its own generator, not the global RNG a resumed run restores."""
+    n = len(records)
+    ctx = "fork" if num_workers > 0 and sys.platform.startswith("linux") else None
+    return torch.utils.data.DataLoader(
+        _Keyed(records),
+        batch_sampler=MicroBatchSampler(n, global_batch, seed, start, stop, rank, world),
+        collate_fn=_KeyedCollate(collate, seed, max(1, n // global_batch)),
+        num_workers=num_workers,
+        multiprocessing_context=ctx,
+        generator=torch.Generator().manual_seed(int(seed)),
+    )
 
 
 # ---------------------------------------------------------------------------------------- state I/O
@@ -360,6 +454,7 @@ def train_stage(
     stage_name: str | None = None,
     gradient_checkpointing: bool = False,
     keep_checkpoints: int | None = 2,
+    num_workers: int | None = None,
 ) -> StageResult:
     """Train ``model`` (a SkeletonLLM, modified in place) for ``steps`` optimizer steps on ``records``.
 
@@ -370,6 +465,8 @@ def train_stage(
     no-op apart from reloading its weights. A damaged latest checkpoint is skipped, with a warning, for
     the newest sound one; ``keep_checkpoints`` (default 2, None keeps all) bounds how many stay on disk.
     Debris of writes a kill interrupted (``.NAME.tmp-*``, ``.NAME.old-*``) is cleared at the start.
+    ``num_workers``: DataLoader processes collating batches ahead of the model (None:
+    :func:`default_num_workers`; 0: in this process); the data order does not depend on it.
     """
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
@@ -387,6 +484,10 @@ def train_stage(
         raise ValueError(
             f"keep_checkpoints must be None or an integer >= 1, got {keep_checkpoints!r}"
         )
+    if num_workers is None:
+        num_workers = default_num_workers()
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"num_workers must be None or an integer >= 0, got {num_workers!r}")
     out_dir = Path(out_dir)
     objective = objective or lm_objective
     acc = accelerator or Accelerator(
@@ -492,65 +593,82 @@ def train_stage(
             keep_checkpoints,
         )
 
-    for step in range(start_step, steps):
-        logs_acc: dict[str, float] = {}
-        loss_sum = 0.0
-        ids = []
-        for micro in range(grad_accum):
-            m = step * grad_accum + micro
-            idx = batch_indices(n, m, gb, seed, rank, world)
-            recs = [records[i] for i in idx]
-            if getattr(collate, "takes_keys", False):  # per-record augmentation keys
-                epoch = m // max(1, n // gb)
-                batch = collate(recs, keys=[(seed, epoch, i) for i in idx])
-            else:
-                batch = collate(recs)
-            ids += list(batch.get("ids", []))
-            sync = micro == grad_accum - 1
-            ctx = contextlib.nullcontext() if sync or world == 1 else acc.no_sync(wrapped)
-            with ctx:
-                loss, logs = objective(wrapped, batch)
-                acc.backward(loss / grad_accum)
-            loss_sum += float(loss.detach()) / grad_accum
-            for k, v in (logs or {}).items():
-                logs_acc[k] = logs_acc.get(k, 0.0) + float(v) / grad_accum
-        if max_grad_norm:
-            acc.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], max_grad_norm)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        seen += gb * grad_accum
-        elapsed = time.perf_counter() - t0
-        loss_val = float(acc.reduce(torch.tensor(loss_sum, device=acc.device), reduction="mean"))
-        sps = seen / max(elapsed, 1e-9)
-        last = step + 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss_val:.4f}", samples_s=f"{sps:.1f}")
-        if acc.is_main_process and ((step + 1) % log_every == 0 or step + 1 == steps):
-            row = {
-                "step": step + 1,
-                "loss": loss_val,
-                "lr": sched.get_last_lr()[0],
-                "samples_per_s": sps,
-                "elapsed_s": elapsed,
-                "epoch": (step * grad_accum) // max(1, n // gb),
-                "ids": ids,
-                **logs_acc,
-            }
-            if stage_name:
-                row["stage"] = stage_name
-            try:
-                with open(metrics_path, "a") as f:
-                    f.write(json.dumps(row) + "\n")
-            except OSError as exc:
-                raise CheckpointError(f"{metrics_path}: cannot write ({exc.strerror})") from exc
-            if tb is not None:
-                tb.add_scalar("loss", loss_val, step + 1)
-                tb.add_scalar("samples_per_s", sps, step + 1)
-                for k, v in logs_acc.items():
-                    tb.add_scalar(k, v, step + 1)
-        if save_every and (step + 1) % save_every == 0 and step + 1 < steps:
-            save_checkpoint(step + 1)
+    loader = micro_batches(
+        records,
+        collate,
+        global_batch=gb,
+        seed=seed,
+        start=start_step * grad_accum,
+        stop=steps * grad_accum,
+        rank=rank,
+        world=world,
+        num_workers=num_workers if steps > start_step else 0,
+    )
+    batches = iter(loader)
+    try:
+        for step in range(start_step, steps):
+            logs_acc: dict[str, float] = {}
+            loss_sum = 0.0
+            ids = []
+            for micro in range(grad_accum):
+                m, batch = next(batches)
+                if m != step * grad_accum + micro:  # the sampler and the loop must agree
+                    raise RuntimeError(
+                        f"data loader gave micro-batch {m}, expected {step * grad_accum + micro}"
+                    )
+                ids += list(batch.get("ids", []))
+                sync = micro == grad_accum - 1
+                ctx = contextlib.nullcontext() if sync or world == 1 else acc.no_sync(wrapped)
+                with ctx:
+                    loss, logs = objective(wrapped, batch)
+                    acc.backward(loss / grad_accum)
+                loss_sum += float(loss.detach()) / grad_accum
+                for k, v in (logs or {}).items():
+                    logs_acc[k] = logs_acc.get(k, 0.0) + float(v) / grad_accum
+            if max_grad_norm:
+                acc.clip_grad_norm_(
+                    [p for g in opt.param_groups for p in g["params"]], max_grad_norm
+                )
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            seen += gb * grad_accum
+            elapsed = time.perf_counter() - t0
+            loss_val = float(
+                acc.reduce(torch.tensor(loss_sum, device=acc.device), reduction="mean")
+            )
+            sps = seen / max(elapsed, 1e-9)
+            last = step + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_val:.4f}", samples_s=f"{sps:.1f}")
+            if acc.is_main_process and ((step + 1) % log_every == 0 or step + 1 == steps):
+                row = {
+                    "step": step + 1,
+                    "loss": loss_val,
+                    "lr": sched.get_last_lr()[0],
+                    "samples_per_s": sps,
+                    "elapsed_s": elapsed,
+                    "epoch": (step * grad_accum) // max(1, n // gb),
+                    "ids": ids,
+                    **logs_acc,
+                }
+                if stage_name:
+                    row["stage"] = stage_name
+                try:
+                    with open(metrics_path, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+                except OSError as exc:
+                    raise CheckpointError(f"{metrics_path}: cannot write ({exc.strerror})") from exc
+                if tb is not None:
+                    tb.add_scalar("loss", loss_val, step + 1)
+                    tb.add_scalar("samples_per_s", sps, step + 1)
+                    for k, v in logs_acc.items():
+                        tb.add_scalar(k, v, step + 1)
+            if save_every and (step + 1) % save_every == 0 and step + 1 < steps:
+                save_checkpoint(step + 1)
+    finally:
+        # workers stop now, not whenever an exception's traceback lets go of the iterator
+        getattr(batches, "_shutdown_workers", lambda: None)()
     bar.close()
     if tb is not None:
         tb.close()
