@@ -361,11 +361,18 @@ def untrimmed(path: str | Path, format: str | None = None) -> tuple[list, list[S
                 Segment(
                     rows[0] / whole.fps,
                     (rows[-1] + 1) / whole.fps,
-                    str(m.meta.get("action", "")),
+                    _words(str(m.meta.get("action", ""))),
                 )
             )
         return [whole], truth
     return bodies(items), None
+
+
+def _words(name: str) -> str:
+    """``sitDown`` -> ``sit down`` (dataset action ids as the words labels are given in)."""
+    import re
+
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ").lower()
 
 
 __all__ = [

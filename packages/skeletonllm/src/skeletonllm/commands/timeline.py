@@ -98,7 +98,7 @@ def plot(segments, truth, duration: float, path: Path, title: str = "") -> None:
     names = sorted({s.label for _, segs in rows for s in segs})
     cmap = plt.get_cmap("tab20")
     colour = {n: cmap(i % 20) for i, n in enumerate(names)}
-    fig, ax = plt.subplots(figsize=(max(6.0, min(24.0, duration / 3)), 1 + 0.6 * len(rows)))
+    fig, ax = plt.subplots(figsize=(max(6.0, min(24.0, duration / 3)), 1.2 + 0.6 * len(rows)))
     for r, (_, segs) in enumerate(rows):
         for s in segs:
             ax.broken_barh(
@@ -112,10 +112,11 @@ def plot(segments, truth, duration: float, path: Path, title: str = "") -> None:
     ax.legend(
         handles,
         names,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.35),
-        ncol=min(5, len(names)) or 1,
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        ncol=max(1, -(-len(names) // max(2, 2 * len(rows)))),
         fontsize=8,
+        frameon=False,
     )
     if title:
         ax.set_title(title, fontsize=9)
