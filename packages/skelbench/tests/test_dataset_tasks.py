@@ -136,3 +136,29 @@ def test_cli_runs_dataset_tasks_and_yaml_tasks(data_dir, tiny_ckpt, tmp_path, mo
     )
     assert by["humanml3d/captioning"]["num_samples"] == 1
     assert by["mine/ntu60_xview"]["num_samples"] == 4
+
+
+def test_list_marks_on_request_tasks_with_their_data(tmp_path, capsys):
+    """``skelbench list`` shows the tasks left out of suite runs, each with the data it needs,
+    and the tasks of ``--include-path`` YAML files."""
+    (tmp_path / "t.yaml").write_text(
+        "- name: listed/ntu120_xset\n  kind: recognition\n  suite: real\n"
+        "  dataset: ntu120:xset\n  options: {on_request: true}\n"
+    )
+    assert main(["list", "--include-path", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    head, extra = out.split("on request", 1)
+    rows = {ln.split()[0]: ln for ln in extra.splitlines()[1:] if ln.startswith("  ")}
+    assert "ntu60/xsub" not in head and "folder/recognition" not in head
+    for name in (
+        "ntu60/xsub",
+        "ntu60/zeroshot_55_5",
+        "ntu120/zeroshot_96_24",
+        "humanml3d/captioning",
+    ):
+        assert f"needs {name.split('/')[0]} under --data-dir" in rows[name]
+    assert "needs ntu60 + nwucla" in rows["ntu60_to_nwucla/cross_format"]
+    assert "your folder" in rows["folder/recognition"]
+    assert "needs ntu120 under --data-dir" in rows["listed/ntu120_xset"]
+    assert main(["list", "--include-path", str(tmp_path / "absent")]) == 2
+    assert "--include-path" in capsys.readouterr().err

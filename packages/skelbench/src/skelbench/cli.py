@@ -182,11 +182,18 @@ def _parser() -> argparse.ArgumentParser:
 
     add_device_args(r, what="the evaluated model (a GCN baseline stays on the CPU)")
 
-    sub.add_parser(
+    li = sub.add_parser(
         "list",
         help="list tasks and suites",
-        epilog=_examples("skelbench list"),
+        epilog=_examples("skelbench list", "skelbench list --include-path my_tasks/"),
         **common,
+    )
+    li.add_argument(
+        "--include-path",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="also list the tasks of every YAML file in DIR (repeatable)",
     )
 
     t = sub.add_parser(
@@ -275,15 +282,20 @@ def _split_tasks(arg: str | None):
     return (names or None), (kinds or None)
 
 
-def check_run(a) -> tuple[list[str] | None, list[str] | None]:
-    """Every usage error of ``skelbench run``, before anything heavy is loaded."""
-    for d in a.include_path or ():
-        from skelbench.tasks import include_path
+def _include(paths) -> None:
+    """Register the task YAML files of each ``--include-path``."""
+    from skelbench.tasks import include_path
 
+    for d in paths or ():
         try:
             include_path(d)
         except ValueError as e:
             raise UsageError(f"--include-path {d}: {e}") from None
+
+
+def check_run(a) -> tuple[list[str] | None, list[str] | None]:
+    """Every usage error of ``skelbench run``, before anything heavy is loaded."""
+    _include(a.include_path)
     model = Path(a.model)
     if not model.exists():
         raise UsageError(f"--model {a.model}: checkpoint directory not found")
@@ -446,14 +458,28 @@ def _readable(protocol: str) -> str:
     return re.sub(r"\{(\w+)\}", r"\1", text)
 
 
+def _needs(t) -> str:
+    """The data an on-request task reads, as ``skelbench list`` shows it."""
+    names = [x.split(":")[0] for x in (t.source, t.dataset) if x]
+    if names == ["folder"]:
+        return "needs your folder: --data-dir DIR (class sub-folders)"
+    return f"needs {' + '.join(dict.fromkeys(names))} under --data-dir"
+
+
 def cmd_list(a) -> int:
     from skelbench.datasets import PROTOCOLS
     from skelbench.tasks import list_tasks
 
+    _include(getattr(a, "include_path", None))
     for suite in ("synth", "real"):
         print(f"suite {suite}:")
         for t in list_tasks(suite):
             print(f"  {t.name:42s} {t.kind:13s} {t.mode or '-':11s} {t.dataset}")
+    extra = [t for t in list_tasks(on_request=True) if t.options.get("on_request")]
+    if extra:
+        print("on request (left out of --suite runs; name them with --tasks):")
+        for t in extra:
+            print(f"  {t.name:42s} {t.kind:13s} {t.mode or '-':11s} {_needs(t)}")
     print("datasets:")
     for k, v in PROTOCOLS.items():
         print(f"  {k:14s} {_readable(v)}")
