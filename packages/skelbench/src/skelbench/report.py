@@ -70,6 +70,9 @@ def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    from skeletonllm.checkpoint import default_mode
+
+    default_mode(tmp)  # mkstemp makes 0600; results are for the whole team
     os.replace(tmp, path)
 
 

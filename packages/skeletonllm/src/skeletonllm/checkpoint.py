@@ -26,6 +26,26 @@ class CheckpointMismatch(CheckpointError):
     """A sound checkpoint that does not fit this run (other settings or parameters)."""
 
 
+def _umask() -> int:
+    try:  # Linux: read it without changing the process-wide value (which other threads may rely on)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def default_mode(path: str | os.PathLike, *, directory: bool = False) -> None:
+    """Give a file or folder made by ``mkstemp`` / ``mkdtemp`` (always 0600 / 0700) the mode a plain
+    ``open`` / ``mkdir`` would have had under the user's umask (usually 0644 / 0755), so that a team
+    on a shared machine can read the results."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,6 +55,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        default_mode(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -88,12 +109,16 @@ class atomic_dir:
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.tmp-"))
+        default_mode(self.tmp, directory=True)
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False
+        for p in self.tmp.rglob("*"):  # some writers (safetensors) create 0600 files
+            if not p.is_symlink():
+                default_mode(p, directory=p.is_dir())
         if self.path.exists() and _exchange(self.tmp, self.path):
             shutil.rmtree(self.tmp, ignore_errors=True)  # now holds the old directory
             return False
@@ -159,6 +184,7 @@ def save_tensors(
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     try:
         save_file(tensors, str(path), metadata=metadata)
+        default_mode(path)  # safetensors creates its files 0600
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{path}: cannot write ({exc})") from exc
 

@@ -111,6 +111,9 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=90)
+        from .checkpoint import default_mode
+
+        default_mode(tmp)
         os.replace(tmp, target)
     finally:
         plt.close(fig)

@@ -163,6 +163,9 @@ def save_pairs(pairs: Sequence[dict], path: str | os.PathLike) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pairs-", suffix=".json")
     with os.fdopen(fd, "w") as f:
         json.dump({"version": 1, "pairs": list(pairs)}, f, indent=1)
+    from .checkpoint import default_mode
+
+    default_mode(tmp)
     os.replace(tmp, path)
     return path
 
