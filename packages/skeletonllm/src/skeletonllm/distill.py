@@ -51,28 +51,40 @@ def synthetic_samples(
     return out
 
 
-def manifest_samples(path: str | os.PathLike) -> Iterator[Sample]:
-    """Samples from a JSONL manifest of ``{"id", "path", "label"}`` lines (paths relative to the manifest);
-    skeleton files are read lazily with ``skelformats.load``."""
-    from skelformats import load
+def manifest_samples(
+    path: str | os.PathLike,
+    *,
+    split: str | None = None,
+    cache=None,
+    progress: bool | None = None,
+) -> Iterator[Sample]:
+    """Samples of a manifest in the toolkit's one schema (``skelformats.datasets``): CSV with a
+    header or JSONL, ``path,label[,split][,text][,id][,index]``, paths relative to the manifest.
+    ``split`` keeps the rows of that split (the ``split`` column); ids default to the path.
+
+    Files are parsed once into the dataset cache (``cache``: a folder, False for none); unreadable
+    ones are skipped with a warning.  Every kept row needs a label (a teacher explains one)."""
+    import skelformats.datasets as sd
 
     path = Path(path)
-    with path.open() as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-                sid, rel, label = str(doc["id"]), doc["path"], str(doc["label"])
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise ValueError(
-                    f"{path}:{lineno}: expected {{'id', 'path', 'label'}} JSON ({e!r})"
-                ) from None
-            file = Path(rel) if Path(rel).is_absolute() else path.parent / rel
-            motion = load(file)
-            if isinstance(motion, list):
-                motion = motion[int(doc.get("index", 0))]
-            yield Sample(sid, motion, label, {"path": str(file)})
+    ds = sd.load("manifest", path, cache=cache, progress=progress)
+    if split is None:
+        examples = ds.split("all", "all")
+    else:
+        if split not in ds.splits("manifest"):
+            raise ValueError(
+                f"{path}: no split {split!r}; the manifest has {ds.splits('manifest')}"
+            )
+        examples = ds.split("manifest", split)
+    unlabelled = [ex.id for ex in examples if ex.label is None]
+    if unlabelled:
+        raise ValueError(f"{path}: {len(unlabelled)} rows have no label, e.g. {unlabelled[0]!r}")
+
+    def gen() -> Iterator[Sample]:
+        for ex in examples:  # each motion read from the cache only when its sample is reached
+            yield Sample(ex.id, ex.motion, ex.label, {"path": ex.meta["source"]})
+
+    return gen()
 
 
 def read_done(path: str | os.PathLike, *, repair: bool = True) -> set[str]:

@@ -6,7 +6,11 @@ Single-stage config::
     # or  init: path/to/checkpoint      (start from a saved SkeletonLLM)
     data:
       synthetic: {task: recognition, n: 64, layouts: [ntu25], seed: 0, actions: null}
-      # and/or  jsonl: records.jsonl    (lines: {"file", "prompt", "target", "task", "id", "format"})
+      # and/or  manifest: data.csv      (path,label[,split][,text][,id]: the one manifest schema)
+      #         split: train            (rows of that split; default every row)
+      #         task: recognition       (target: the label; captioning: the text)
+      # or      dataset: ntu60, protocol: xsub, split: train, root: DIR   |   folder: DIR
+      # (deprecated: jsonl: records.jsonl, lines {"file", "prompt", "target", "task", "id"})
     train: {out_dir: runs/demo, steps: 100, batch_size: 8, lr: 1.0e-3, grad_accum: 1,
             trainable: [renderer, projector, lora], save_every: 50, seed: 0, mixed_precision: "no"}
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import warnings
 from pathlib import Path
 
 import yaml
@@ -72,10 +77,18 @@ def build_model(
 
 
 def read_jsonl_records(path: str | os.PathLike) -> list[InstructionRecord]:
-    """Records from JSONL lines {"file", "prompt", "target", "task", "id", "format", "meta"}."""
+    """Records from JSONL lines {"file", "prompt", "target", "task", "id", "format", "meta"}.
+
+    Deprecated (a FutureWarning): list the files in a manifest (``data.manifest``) instead."""
     import skelformats
 
     path = Path(path)
+    warnings.warn(
+        f"{path}: data.jsonl records ({{'file', 'prompt', 'target'}} lines) are deprecated; "
+        "list the files in a manifest instead (data.manifest: CSV/JSONL path,label[,split][,text])",
+        FutureWarning,
+        stacklevel=2,
+    )
     out = []
     for lineno, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
@@ -102,12 +115,80 @@ def read_jsonl_records(path: str | os.PathLike) -> list[InstructionRecord]:
     return out
 
 
+_DATASET_KEYS = ("manifest", "folder", "dataset")
+_DATASET_OPTIONS = ("cache", "workers", "bodies", "progress")
+
+
+def dataset_records(
+    data: dict, base_dir: Path = Path("."), *, source: str = "config"
+) -> list[InstructionRecord]:
+    """Records of a ``skelformats.datasets`` dataset named by a config's ``data`` section:
+    ``manifest: FILE`` (CSV/JSONL ``path,label[,split][,text][,id]``), ``folder: DIR`` (class
+    sub-folders) or ``dataset: NAME`` + ``root``; ``protocol`` / ``split`` choose the examples
+    (default: every example of a manifest or folder, the first protocol's ``train`` split of a
+    named dataset).  ``task: recognition`` (default) answers with the label, ``captioning`` with
+    the text; prompts vary deterministically with ``seed`` unless ``prompt`` fixes one."""
+    import random
+
+    import skelformats.datasets as sd
+
+    from .data import CAPTION_PROMPTS, RECOGNITION_PROMPTS, action_phrase
+
+    name = data.get("dataset") or ("manifest" if data.get("manifest") else "folder")
+    root = data.get("root") or data.get(name if name in ("manifest", "folder") else "root")
+    root = resolve(base_dir, root)
+    task = data.get("task", "recognition")
+    if task not in ("recognition", "captioning"):
+        raise ConfigError(f"{source}: data.task must be recognition or captioning, not {task!r}")
+    opts = {k: data[k] for k in _DATASET_OPTIONS if k in data}
+    if isinstance(opts.get("cache"), str):
+        opts["cache"] = resolve(base_dir, opts["cache"])
+    protocol, split = data.get("protocol"), data.get("split")
+    if protocol is None and split is None and name in ("manifest", "folder"):
+        protocol, split = "all", "all"
+    elif protocol is None and name == "manifest":
+        protocol = "manifest"
+    try:
+        ds = sd.load(name, root, **opts)
+        examples = ds.split(protocol, split or "train")
+    except sd.DatasetError as exc:
+        raise ConfigError(f"{source}: data: {exc}") from None
+    rng = random.Random(int(data.get("seed", 0)))
+    prompts = CAPTION_PROMPTS if task == "captioning" else RECOGNITION_PROMPTS
+    out = []
+    for ex in examples:
+        target = ex.text if task == "captioning" else ex.label
+        if target is None:
+            continue  # e.g. an unlabelled captioning row in a recognition run
+        if task == "recognition":
+            target = action_phrase(target)
+        out.append(
+            InstructionRecord(
+                ex.motion,
+                data.get("prompt") or rng.choice(prompts),
+                target,
+                task,
+                f"{name}-{ex.id}",
+                {"label": ex.label, "dataset": name, "split": examples.name},
+            )
+        )
+    if not out:
+        what = "texts" if task == "captioning" else "labels"
+        raise ConfigError(
+            f"{source}: data: {name} {examples.protocol}/{examples.name} has no example with {what}"
+        )
+    return out
+
+
 def build_records(
     spec: dict, base_dir: Path = Path("."), *, source: str = "config"
 ) -> list[InstructionRecord]:
     data = spec.get("data")
     if not isinstance(data, dict) or not data:
-        raise ConfigError(f"{source}: 'data' must name 'synthetic' and/or 'jsonl' records")
+        raise ConfigError(
+            f"{source}: 'data' must name 'synthetic' records and/or a 'manifest', 'folder' or "
+            "'dataset'"
+        )
     records: list[InstructionRecord] = []
     syn = data.get("synthetic")
     if syn:
@@ -117,6 +198,8 @@ def build_records(
             records += synthetic_records(n, **syn)
         except TypeError as exc:
             raise ConfigError(f"{source}: data.synthetic: {exc}") from exc
+    if any(data.get(k) for k in _DATASET_KEYS):
+        records += dataset_records(data, base_dir, source=source)
     for p in [data["jsonl"]] if isinstance(data.get("jsonl"), str) else data.get("jsonl") or []:
         records += read_jsonl_records(resolve(base_dir, p))
     if not records:

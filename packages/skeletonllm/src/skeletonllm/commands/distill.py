@@ -27,6 +27,7 @@ def register(subparsers) -> None:
         "OUT (by id) are skipped, so an interrupted run continues where it stopped.",
         epilog="examples:\n"
         "  skeletonllm distill --synth 4 --out rationales.jsonl\n"
+        "  skeletonllm distill --manifest data.csv --split train --out rationales.jsonl\n"
         "  skeletonllm distill --manifest train.jsonl --teacher openai "
         "--teacher-arg base_url=http://127.0.0.1:8000/v1 --out rationales.jsonl",
     )
@@ -53,7 +54,13 @@ def register(subparsers) -> None:
     src.add_argument(
         "--manifest",
         type=existing_file,
-        help='JSONL of {"id", "path", "label"} lines naming skeleton files',
+        help="CSV (with a header) or JSONL manifest of skeleton files: path,label[,split][,text]"
+        "[,id] (the one manifest schema of skelformats.datasets; ids default to the path)",
+    )
+    p.add_argument(
+        "--split",
+        default=None,
+        help="with --manifest: only the rows of this split (the manifest's split column)",
     )
     p.add_argument(
         "--actions", default=None, help="comma-separated synthetic actions (default: all)"
@@ -78,8 +85,11 @@ def run(args) -> int:
     except (KeyError, TypeError, ValueError) as e:
         print(f"skeletonllm distill: {e}", file=sys.stderr)
         return 2
+    if args.split is not None and not args.manifest:
+        print("skeletonllm distill: --split needs --manifest", file=sys.stderr)
+        return 2
     if args.manifest:
-        samples, total = manifest_samples(args.manifest), None
+        samples, total = manifest_samples(args.manifest, split=args.split), None
     else:
         actions = args.actions.split(",") if args.actions else None
         samples = synthetic_samples(
