@@ -170,7 +170,8 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="synthetic training sequences per class (baseline)",
     )
-    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--quiet", action="store_true", help="no progress bars, errors only in the log")
+    r.add_argument("--verbose", action="count", default=0, help="more log output (-vv: debug)")
     r.add_argument(
         "--threads",
         type=_int_at_least(1),
@@ -540,6 +541,9 @@ def main(argv=None) -> int:
         parser.print_usage(sys.stderr)
         return 2
     where = f"{PROG} {a.command}"
+    from skeletonllm.logging_utils import setup_logging
+
+    setup_logging(getattr(a, "verbose", 0), bool(getattr(a, "quiet", False)))
     try:
         return COMMANDS[a.command](a)
     except UsageError as exc:

@@ -23,8 +23,10 @@ from .commands._common import (
     positive_int,
 )
 from .devices import add_device_args
+from .logging_utils import get_logger, setup_logging
 
 PROG = "skeletonllm"
+log = get_logger("skeletonllm.cli")
 
 
 class Parser(argparse.ArgumentParser):
@@ -39,9 +41,19 @@ def _device(args) -> str:
     from .devices import resolve_device
 
     try:
-        return resolve_device(args.device)
+        device = resolve_device(args.device)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    log.info("device %s, backbone dtype %s", device, args.dtype or "as saved")
+    return device
+
+
+def _add_verbosity(parser) -> None:
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
+    )
+    g.add_argument("-q", "--quiet", action="store_true", help="errors only")
 
 
 def _place_training(device: str) -> None:
@@ -184,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--no-plot", action="store_true", help="do not write loss.png at the end")
     add_device_args(t, what="training")
+    _add_verbosity(t)
     t.set_defaults(func=_cmd_train)
 
     pr = sub.add_parser(
@@ -228,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--batch-size", type=positive_int, default=8, help="files per forward pass")
     add_device_args(pr)
+    _add_verbosity(pr)
     pr.set_defaults(func=_cmd_predict)
 
     _register_commands(sub)
@@ -266,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         return 2
     where = f"{PROG} {args.command}"
+    setup_logging(getattr(args, "verbose", 0), bool(getattr(args, "quiet", False)))
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:

@@ -25,8 +25,10 @@ from .config import GROUPS, SkeletonLLMConfig
 from .data import Collator
 from .devices import DTYPE_ALIASES
 from .inputs import Sample, group, prepare
+from .logging_utils import get_logger
 
 IGNORE = -100
+log = get_logger(__name__)
 # Language-model module names per family (peft LoRA targets live under these).
 _LM_SCOPES = ("language_model", "text_model", "model.layers")
 
@@ -475,6 +477,7 @@ class SkeletonLLM(nn.Module):
         with tempfile.TemporaryDirectory() as d:
             folder = Path(d) / "checkpoint"
             self.save_pretrained(folder)
+            log.info("uploading %s to the Hub repo %s", folder, repo_id)
             return hub.upload(
                 folder,
                 repo_id,
@@ -500,7 +503,8 @@ class SkeletonLLM(nn.Module):
         adapter-only checkpoints (a hub id, a local HF directory or a skeletonllm checkpoint).
         ``device`` moves the whole model (renderer and backbone); ``dtype`` casts the backbone."""
         if not Path(path).is_dir() and hub.is_hub_id(path):
-            path = hub.resolve(str(path), revision=revision)
+            repo_id, path = str(path), hub.resolve(str(path), revision=revision)
+            log.info("resolved Hub id %s to %s", repo_id, path)
         model = cls._from_folder(Path(path), base)
         return model.place(device=device, dtype=dtype)
 

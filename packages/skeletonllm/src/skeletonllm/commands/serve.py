@@ -39,7 +39,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--name", default=None, help="model name reported by the API (default: directory name)"
     )
-    p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only in the log")
     from ..devices import add_device_args
 
     add_device_args(p)
