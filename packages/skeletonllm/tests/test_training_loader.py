@@ -117,3 +117,13 @@ def test_cached_dataset_examples_pickle_without_their_arrays(tmp_path):
     assert len(blob) < motion_bytes / 4
     back = pickle.loads(blob)
     np.testing.assert_array_equal(back[2].motion.data, split[2].motion.data)
+
+
+def test_default_workers_none_on_cpu(monkeypatch):
+    """On a CPU-only machine the model needs every core: collation stays in the process."""
+    from skeletonllm import training
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training.default_num_workers() == 0
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert 0 <= training.default_num_workers() <= 4
