@@ -422,14 +422,6 @@ def _make_scheduler(opt, steps: int, warmup: int, schedule: str):
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def _tensorboard(out_dir: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional
-        return None
-    return SummaryWriter(str(out_dir / "tensorboard"))
-
-
 def train_stage(
     model,
     records: Sequence,
@@ -459,6 +451,7 @@ def train_stage(
     gradient_checkpointing: bool = False,
     keep_checkpoints: int | None = 2,
     num_workers: int | None = None,
+    log_with: str | Sequence[str] | None = "auto",
 ) -> StageResult:
     """Train ``model`` (a SkeletonLLM, modified in place) for ``steps`` optimizer steps on ``records``.
 
@@ -472,6 +465,8 @@ def train_stage(
     ``num_workers``: DataLoader processes collating batches ahead of the model (None:
     :func:`default_num_workers`: none without CUDA; 0: in this process); the data order does not
     depend on it.
+    ``log_with``: experiment trackers (:mod:`skeletonllm.trackers`: tensorboard, wandb, mlflow, ...;
+    default TensorBoard when installed), fed by the main process.
     """
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
@@ -566,7 +561,14 @@ def train_stage(
     if acc.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         _truncate_metrics(metrics_path, start_step)
-    tb = _tensorboard(out_dir) if acc.is_main_process else None
+    from .trackers import open_trackers, tracker_names
+
+    tracker_names(log_with)  # a bad name fails on every rank, before any step
+    tb = (
+        open_trackers(log_with, out_dir, stage_name or out_dir.name)
+        if acc.is_main_process
+        else None
+    )
     bar = tqdm(
         total=steps,
         initial=start_step,
@@ -665,10 +667,7 @@ def train_stage(
                 except OSError as exc:
                     raise CheckpointError(f"{metrics_path}: cannot write ({exc.strerror})") from exc
                 if tb is not None:
-                    tb.add_scalar("loss", loss_val, step + 1)
-                    tb.add_scalar("samples_per_s", sps, step + 1)
-                    for k, v in logs_acc.items():
-                        tb.add_scalar(k, v, step + 1)
+                    tb.log({"loss": loss_val, "samples_per_s": sps, **logs_acc}, step + 1)
             if save_every and (step + 1) % save_every == 0 and step + 1 < steps:
                 save_checkpoint(step + 1)
     finally:
