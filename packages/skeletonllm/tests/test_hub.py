@@ -108,9 +108,8 @@ def test_push_to_hub_uploads_a_loadable_checkpoint(model, tmp_path, monkeypatch)
         assert torch.equal(model(batch), loaded(batch))
 
 
-def test_recipe_run_writes_its_data_recipe_and_figures_into_the_card(tmp_path):
+def _mini_recipe(tmp_path):
     import yaml
-    from skeletonllm.recipe import run_recipe
 
     doc = {
         "seed": 0,
@@ -122,10 +121,26 @@ def test_recipe_run_writes_its_data_recipe_and_figures_into_the_card(tmp_path):
         "eval": {"per_class": 1, "seed": 1},
     }
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(doc))
-    final = run_recipe(tmp_path / "r.yaml", progress=False)
+    return tmp_path / "r.yaml"
+
+
+def test_recipe_run_writes_its_data_recipe_and_figures_into_the_card(tmp_path):
+    from skeletonllm.recipe import run_recipe
+
+    final = run_recipe(_mini_recipe(tmp_path), progress=False)
     acc = json.loads((tmp_path / "run" / "eval.json").read_text())["accuracy"]
     text = (final / "README.md").read_text()
     assert f"| eval_accuracy | {acc} |" in text and str(tmp_path / "r.yaml") in text
     assert '"actions": [' in text and "| warmup | warmup |" in text
     labels = SkeletonLLM.from_pretrained(final).config.trained_labels
     assert labels and all(f"`{x}`" in text for x in labels)
+
+
+def test_only_the_main_process_writes_the_final_model(tmp_path, monkeypatch):
+    import skeletonllm.logging_utils as lu
+    from skeletonllm.recipe import run_recipe
+
+    monkeypatch.setattr(lu, "process_rank", lambda: 1)  # as rank 1 of a multi-process run
+    final = run_recipe(_mini_recipe(tmp_path), progress=False)
+    assert final == tmp_path / "run" / "model" and not final.exists()
+    assert not (tmp_path / "run" / "eval.json").exists()

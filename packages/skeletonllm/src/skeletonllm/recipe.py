@@ -547,6 +547,10 @@ def run_recipe(
         if callback is not None:
             callback("stage", st, model)
     final = out / "model"
+    from .logging_utils import process_rank
+
+    if process_rank() != 0:  # one writer of the final artefacts; the other ranks are done
+        return final
     model.card_info.update(recipe=str(config_path), data=data, stages=summary["stages"])
     model.save_pretrained(final)
     if state.get("pairs") is not None:
