@@ -171,6 +171,19 @@ def test_recognition_records_are_augmented_unless_turned_off(tmp_path):
     assert records[0].augment.settings["project"]["p"] == 0.5
 
 
+def test_real_data_recipes_evaluate_on_a_held_out_split():
+    from skelformats.augment import Augment
+
+    for name in ("nwucla",):
+        doc = load_recipe(REPO / "recipes" / f"{name}.yaml")
+        assert doc["data"]["dataset"] == doc["eval"]["dataset"] == name
+        # never scored on its training data: the standard split's test side
+        assert doc["data"]["split"] == "train" and doc["eval"]["split"] == "test"
+        assert "output_dir" in doc and Augment.from_config(doc["augment"]) is not None
+        steps = sum(s["steps"] for s in doc["stages"] if not s.get("skip"))
+        assert steps <= 7000  # about 16 steps per CPU-second: within 10 CPU-minutes
+
+
 def test_shipped_recipes_share_the_step_budget():
     demo = load_recipe(REPO / "recipes" / "demo.yaml")
     abl = load_recipe(REPO / "recipes" / "ablation_stages_1_4.yaml")
