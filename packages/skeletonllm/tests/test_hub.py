@@ -144,3 +144,26 @@ def test_only_the_main_process_writes_the_final_model(tmp_path, monkeypatch):
     final = run_recipe(_mini_recipe(tmp_path), progress=False)
     assert final == tmp_path / "run" / "model" and not final.exists()
     assert not (tmp_path / "run" / "eval.json").exists()
+
+
+def test_cli_takes_hub_ids(model, tmp_path, monkeypatch, capsys):
+    import skelformats
+    from skeletonllm.cli import main
+    from skelformats import synth
+
+    model.save_pretrained(tmp_path / "ck")
+    cache = tmp_path / "hub-cache"
+    _cache_repo(cache, "skel-org/cli-model", tmp_path / "ck")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    f = tmp_path / "m.npz"
+    skelformats.save(synth.generate("wave", layout="ntu25", seed=0), f)
+    argv = ["predict", str(f), "--candidates", "waving,walking", "--device", "cpu"]
+    assert main([*argv, "--model", "skel-org/cli-model"]) == 0
+    assert capsys.readouterr().out.strip() in ("waving", "walking")
+    assert main([*argv, "--model", "skel-org/absent"]) == 1  # a failure, in one line
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "skel-org/absent: not a local directory" in err
+    with pytest.raises(SystemExit) as e:  # neither a folder nor a Hub id: a usage error
+        main([*argv, "--model", str(tmp_path / "missing")])
+    assert e.value.code == 2 and "folder not found" in capsys.readouterr().err

@@ -4,6 +4,7 @@ import io
 import logging
 
 import pytest
+import skeletonllm.logging_utils as lu
 from helpers import tiny_model
 from skeletonllm.cli import main
 from skeletonllm.logging_utils import get_logger, setup_logging
@@ -16,13 +17,25 @@ def stream():
     setup_logging()  # back to the default level and stderr
 
 
+def test_rank_before_and_after_accelerate_sets_up(monkeypatch):
+    from accelerate.state import PartialState
+
+    monkeypatch.setattr(PartialState, "_shared_state", {})  # nothing launched yet: the launcher's
+    monkeypatch.setenv("RANK", "3")
+    assert lu.process_rank() == 3
+    monkeypatch.setenv("RANK", "0")
+    PartialState()  # a single process, as an Accelerator sets up
+    monkeypatch.setenv("RANK", "5")  # accelerate's answer wins once it exists
+    assert lu.process_rank() == 0
+
+
 def test_main_process_only_by_default(stream, monkeypatch):
     setup_logging(verbose=1, stream=stream)
     log = get_logger("skeletonllm.test")
-    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(lu, "process_rank", lambda: 1)
     log.info("from every rank?")
     log.info("tagged", main_process_only=False)
-    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setattr(lu, "process_rank", lambda: 0)
     log.info("rank zero")
     assert stream.getvalue().splitlines() == [
         "skeletonllm.test: INFO: [rank 1] tagged",

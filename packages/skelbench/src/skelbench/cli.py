@@ -298,9 +298,13 @@ def check_run(a) -> tuple[list[str] | None, list[str] | None]:
     """Every usage error of ``skelbench run``, before anything heavy is loaded."""
     _include(a.include_path)
     model = Path(a.model)
-    if not model.exists():
+    from skeletonllm.hub import looks_like_repo_id
+
+    if not model.exists() and looks_like_repo_id(a.model):
+        model = None  # a Hub id: resolved (or refused in one line) when the model loads
+    elif not model.exists():
         raise UsageError(f"--model {a.model}: checkpoint directory not found")
-    if not model.is_dir():
+    if model is not None and not model.is_dir():
         raise UsageError(f"--model {a.model}: not a directory (give the checkpoint folder)")
     names, kinds = _split_tasks(a.tasks)
     real_named = names and any(not n.startswith("synth/") for n in names)

@@ -13,6 +13,12 @@ import torch
 def load_model(path: str | Path, *, device: str | None = None, dtype: str | None = None):
     """A SkeletonLLM checkpoint directory (``config.json``) on ``device`` with its backbone in
     ``dtype`` (defaults: as saved, CPU), or a saved GCN baseline (CPU)."""
+    from skeletonllm.hub import looks_like_repo_id
+
+    if not Path(path).exists() and looks_like_repo_id(str(path)):  # a Hub id
+        from skeletonllm import SkeletonLLM
+
+        return SkeletonLLM.from_pretrained(str(path), device=device, dtype=dtype).eval()
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: model checkpoint not found")

@@ -18,7 +18,6 @@ from .commands._common import (
     FORMATTER,
     UsageError,
     examples,
-    existing_dir,
     existing_file,
     positive_int,
 )
@@ -100,6 +99,22 @@ def _cmd_train(args) -> int:
         except (PlotError, OSError) as exc:  # the model is saved; a missing plot is not a failure
             print(f"{PROG} train: warning: no loss plot ({exc})", file=sys.stderr)
     return 0
+
+
+def checkpoint_ref(text: str) -> str:
+    """argparse type: a checkpoint folder, or a Hub id ``org/name`` (resolved when loading)."""
+    from pathlib import Path
+
+    from .hub import looks_like_repo_id
+
+    p = Path(text)
+    if p.is_dir():
+        return text
+    if p.exists():
+        raise argparse.ArgumentTypeError(f"{text}: not a folder")
+    if looks_like_repo_id(text):
+        return text
+    raise argparse.ArgumentTypeError(f"{text}: folder not found (nor a Hub id like org/name)")
 
 
 def _candidates(text: str) -> list[str]:
@@ -211,7 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     pr.add_argument(
-        "--model", required=True, type=existing_dir, metavar="CKPT", help="checkpoint directory"
+        "--model",
+        required=True,
+        type=checkpoint_ref,
+        metavar="CKPT",
+        help="checkpoint folder or Hub id (org/name)",
     )
     pr.add_argument(
         "files",

@@ -13,14 +13,20 @@ from .checkpoint import CheckpointError
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 
 
+def looks_like_repo_id(text: str) -> bool:
+    """``org/name`` by the Hub's grammar (no torch import: command lines check it while parsing)."""
+    s = str(text)
+    return (
+        "/" in s and bool(_REPO_ID.match(s)) and ".." not in s and not s.endswith((".git", ".json"))
+    )
+
+
 def is_hub_id(source: str | os.PathLike) -> bool:
     """``org/name`` that is not an existing local path (tiny built-in names are not hub ids)."""
     from . import backbones
 
     s = str(source)
-    if backbones.is_tiny(s) or Path(s).exists() or "/" not in s:
-        return False
-    return bool(_REPO_ID.match(s)) and ".." not in s and not s.endswith((".git", ".json"))
+    return not backbones.is_tiny(s) and not Path(s).exists() and looks_like_repo_id(s)
 
 
 def resolve(

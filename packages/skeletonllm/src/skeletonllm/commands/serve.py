@@ -1,4 +1,4 @@
-"""``skeletonllm serve``: an OpenAI-compatible chat endpoint for a checkpoint."""
+"""``skeletonllm serve``: an OpenAI-compatible chat endpoint and live recognition for a checkpoint."""
 
 from __future__ import annotations
 
@@ -8,12 +8,22 @@ def register(subparsers) -> None:
         "serve",
         help="serve a checkpoint at an OpenAI-compatible /v1/chat/completions endpoint",
         description="Serve CKPT over HTTP. Send the question as text and the skeleton as a 'skeleton' "
-        "content part (joints + layout name) or a base64 'file' part in any format skelformats reads.",
+        "content part (joints + layout name) or a base64 'file' part in any format skelformats reads. "
+        "POST /v1/stream?layout=NAME&fps=N streams frames (chunked NDJSON) and labels back.",
         epilog="examples:\n"
         "  skeletonllm serve --model demo-output/model --port 8000\n"
-        "  curl -s localhost:8000/v1/models",
+        "  curl -s localhost:8000/v1/models\n"
+        "  curl -sN -X POST -T frames.ndjson -H 'Transfer-Encoding: chunked' \\\n"
+        "    'localhost:8000/v1/stream?layout=ntu25&fps=30&labels=walk,sit%20down'",
     )
-    p.add_argument("--model", required=True, help="checkpoint directory (save_pretrained output)")
+    from ..cli import checkpoint_ref
+
+    p.add_argument(
+        "--model",
+        required=True,
+        type=checkpoint_ref,
+        help="checkpoint folder (save_pretrained output) or Hub id (org/name)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     p.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
     p.add_argument("--max-concurrency", type=int, default=2, help="requests processed at once")
@@ -35,6 +45,25 @@ def register(subparsers) -> None:
         type=float,
         default=30.0,
         help="seconds a request waits for the model (then 503)",
+    )
+    p.add_argument(
+        "--labels",
+        default=None,
+        help="labels /v1/stream scores when a request names none (comma-separated; "
+        "default: the synthetic action vocabulary)",
+    )
+    p.add_argument("--max-streams", type=int, default=4, help="live streams at once (more: 503)")
+    p.add_argument(
+        "--max-stream-frames", type=int, default=108_000, help="frames in one live stream"
+    )
+    p.add_argument(
+        "--max-stream-seconds", type=float, default=3600.0, help="duration of one live stream"
+    )
+    p.add_argument(
+        "--max-chunk-kb",
+        type=float,
+        default=1024.0,
+        help="largest chunk (and frame line) of a streamed body",
     )
     p.add_argument(
         "--name", default=None, help="model name reported by the API (default: directory name)"
@@ -59,6 +88,8 @@ def run(args) -> int:
 
     if not 0 < args.max_body_mb < 1 << 20:
         raise ValueError(f"--max-body-mb must be a positive number, got {args.max_body_mb}")
+    if not 0 < args.max_chunk_kb < 1 << 30:
+        raise ValueError(f"--max-chunk-kb must be a positive number, got {args.max_chunk_kb}")
     serve(
         args.model,
         args.host,
@@ -72,6 +103,11 @@ def run(args) -> int:
         max_connections=args.max_connections,
         request_timeout=args.request_timeout,
         queue_timeout=args.queue_timeout,
+        labels=args.labels,
+        max_streams=args.max_streams,
+        max_stream_frames=args.max_stream_frames,
+        max_stream_seconds=args.max_stream_seconds,
+        max_chunk_bytes=max(1, int(args.max_chunk_kb * 1024)),
         verbose=args.verbose,
         device=device,
         dtype=args.dtype,
