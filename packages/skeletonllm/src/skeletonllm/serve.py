@@ -18,6 +18,13 @@ with ``max_pending`` accepted connections waiting (beyond that: an immediate 503
 ``request_timeout`` for each connection to deliver a request (then 408 and close), at most
 ``max_concurrency`` requests past parsing, and the model held per batch of work through a FIFO lock
 that waits at most ``queue_timeout`` seconds (then 503).
+
+``POST /v1/stream?layout=&fps=[&labels=][&window=][&stride=]`` is live recognition
+(:mod:`skeletonllm.live_http`): newline-delimited JSON frames go up as a chunked body, label lines come
+back chunked while the frames still arrive. At most ``max_streams`` streams run at once (more: 503);
+each is cut with an error line past ``max_stream_frames`` frames or ``max_stream_seconds`` seconds, on a
+chunk over ``max_chunk_bytes``, a malformed chunk or frame, or ``request_timeout`` seconds without a
+chunk. Streams share the model with chat requests through the same FIFO lock, held per scored window.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -53,6 +61,10 @@ MAX_JSON_DEPTH = 32
 MAX_INT_DIGITS = 18  # any JSON integer longer than this is refused before int() sees it
 MAX_DECODED_BYTES = 64 * 1024 * 1024  # an upload after decompression
 SCORE_BATCH = 32  # candidates scored per hold of the model
+MAX_STREAMS = 4
+MAX_STREAM_FRAMES = 108_000  # an hour at 30 frames/s
+MAX_STREAM_SECONDS = 3600.0
+MAX_CHUNK_BYTES = 1 << 20  # one chunk of a streamed body, and one frame line
 
 
 class RequestError(Exception):
@@ -435,6 +447,10 @@ class SkeletonService:
         finally:
             self._lock.release()
 
+    def score(self, motions, prompts, candidates):
+        """Candidate scores, holding the model for this one call (a live stream's window)."""
+        return self._run(self.model.score, motions, prompts, candidates)
+
     def answer(self, req: dict) -> str:
         import torch
 
@@ -477,6 +493,9 @@ class _DeadlineReader(io.RawIOBase):
         return n
 
 
+_STREAM_LIMITS = ("too_many_frames", "stream_too_long", "chunk_too_large", "line_too_long")
+
+
 def _error_doc(err: RequestError) -> dict:
     kind = "invalid_request_error" if err.status < 500 else "server_error"
     return {"error": {"message": err.message, "type": kind, "param": err.param, "code": err.code}}
@@ -502,8 +521,17 @@ def make_handler(
     max_question_chars: int = MAX_QUESTION_CHARS,
     max_json_depth: int = MAX_JSON_DEPTH,
     request_timeout: float = 30.0,
+    labels=None,
+    max_streams: int = MAX_STREAMS,
+    max_stream_frames: int = MAX_STREAM_FRAMES,
+    max_stream_seconds: float = MAX_STREAM_SECONDS,
+    max_chunk_bytes: int = MAX_CHUNK_BYTES,
 ):
+    from .timeline import _check_labels, default_labels
+
     slots = threading.BoundedSemaphore(max(1, int(max_concurrency)))
+    streams = threading.BoundedSemaphore(max(1, int(max_streams)))
+    stream_labels = _check_labels(default_labels() if labels is None else labels)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "skeletonllm-serve/0.2"
@@ -634,12 +662,16 @@ def make_handler(
                 self._error(RequestError(404, f"no route {self.path[:200]}", code="not_found"))
 
         def do_POST(self):
+            url = urlparse(self.path)
+            if url.path.rstrip("/") == "/v1/stream":
+                self._stream(url.query)
+                return
             if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
                 self._drain()
                 self._error(
                     RequestError(
                         404,
-                        f"no route {self.path[:200]}; use /v1/chat/completions",
+                        f"no route {self.path[:200]}; use /v1/chat/completions or /v1/stream",
                         code="not_found",
                     )
                 )
@@ -697,6 +729,143 @@ def make_handler(
                 )
             finally:
                 slots.release()
+
+        def _stream(self, query: str) -> None:
+            """Live recognition: the query is checked before anything streams (JSON 4xx); then
+            label lines, and a last ``done`` or ``error`` line."""
+            from .live_http import stream_options
+            from .streaming import StreamingRecognizer
+            from .timeline import DEFAULT_STRIDE, DEFAULT_WINDOW
+
+            self.close_connection = (
+                True  # the body is read as it streams; the connection ends with it
+            )
+            te = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+            try:
+                if te and te != "chunked":
+                    raise RequestError(
+                        501,
+                        f"Transfer-Encoding {te[:40]!r} is not supported; send chunked",
+                        code="unsupported_transfer_encoding",
+                    )
+                length = None if te else self._content_length()
+                if not te and length is None:
+                    raise RequestError(
+                        411,
+                        "send a chunked body (Transfer-Encoding: chunked) or a Content-Length",
+                        code="length_required",
+                    )
+                try:
+                    opts = stream_options(
+                        query,
+                        stream_labels,
+                        window=DEFAULT_WINDOW,
+                        stride=DEFAULT_STRIDE,
+                        max_window_frames=max_frames,
+                        max_labels=max_candidates,
+                        max_label_chars=MAX_CANDIDATE_CHARS,
+                    )
+                except KeyError as e:
+                    raise _bad(
+                        f"query parameter {e.args[0]!r} is required", e.args[0], "missing_parameter"
+                    ) from None
+                except (ValueError, TypeError) as e:
+                    param = str(e).split(":", 1)[0]
+                    raise _bad(str(e), param if param.isidentifier() else None) from None
+                rec = StreamingRecognizer(service, opts.pop("labels"), **opts)
+            except RequestError as e:
+                self._error(e)
+                return
+            if not streams.acquire(blocking=False):
+                self._error(
+                    RequestError(
+                        503, f"{max_streams} streams are running; retry later", code="busy"
+                    )
+                )
+                return
+            try:
+                self._pump(rec, bool(te), length)
+            finally:
+                streams.release()
+
+        def _pump(self, rec, chunked: bool, length: int | None) -> None:
+            from .live_http import StreamError, frame_lines, pump, read_chunks, write_chunk
+
+            def emit(doc):
+                self.connection.settimeout(request_timeout)  # a client that never reads
+                write_chunk(self.wfile, doc)
+
+            end = time.monotonic() + max_stream_seconds
+
+            def chunks():  # each chunk within request_timeout, all of them before the end
+                it = read_chunks(self.rfile, chunked, length, max_chunk=max_chunk_bytes)
+                while True:
+                    self._reader.deadline = min(end, time.monotonic() + request_timeout)
+                    try:
+                        data = next(it)
+                    except StopIteration:
+                        return
+                    yield data
+
+            lines = frame_lines(chunks(), max_line=max_chunk_bytes)
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    n = pump(
+                        rec,
+                        lines,
+                        emit,
+                        max_frames=max_stream_frames,
+                        max_seconds=max_stream_seconds,
+                    )
+                    emit({"done": True, "frames": n})
+                    emit(None)
+                    return
+                except StreamError as e:
+                    status = 413 if e.code in _STREAM_LIMITS else 400
+                    err, n = RequestError(status, e.message, "body", e.code), e.frames
+                except TimeoutError:
+                    n = rec.frames_seen
+                    if time.monotonic() >= end:
+                        msg = f"the stream passed the limit of {max_stream_seconds:g} s"
+                        err = RequestError(413, msg, "body", "stream_too_long")
+                    else:
+                        msg = f"no data for {request_timeout:g} s"
+                        err = RequestError(408, msg, "body", "request_timeout")
+                except RequestError as e:  # the model stayed busy past queue_timeout
+                    err, n = e, rec.frames_seen
+                except MemoryError:
+                    err = RequestError(503, "out of memory for this stream", code="out_of_memory")
+                    n = rec.frames_seen
+                except (ConnectionError, BrokenPipeError):
+                    raise
+                except Exception as e:  # noqa: BLE001 - a model failure must not take the server down
+                    msg = f"internal error: {type(e).__name__}: {e}"
+                    err, n = RequestError(500, msg, code="internal_error"), rec.frames_seen
+                emit({**_error_doc(err), "frames": n})
+                emit(None)
+                self._discard_input()
+            except OSError:  # the client went away or stopped reading
+                self.close_connection = True
+
+        def _discard_input(self, seconds: float = 1.0, limit: int = 1 << 20) -> None:
+            """Read (a bounded amount of) what the client is still sending, so that closing the
+            connection does not reset the error line away before the client reads it."""
+            stop, got = time.monotonic() + seconds, 0
+            try:
+                while got < limit and (left := stop - time.monotonic()) > 0:
+                    self.connection.settimeout(left)
+                    data = self.connection.recv(65536)
+                    if not data:
+                        break
+                    got += len(data)
+            except OSError:
+                pass
 
         def _content_length(self) -> int | None:
             values = self.headers.get_all("Content-Length") or []
@@ -836,7 +1005,7 @@ class PooledHTTPServer(HTTPServer):
 def check_settings(**settings) -> None:
     """Refuse non-positive counts and timeouts (ValueError naming the setting)."""
     for key, v in settings.items():
-        if key.endswith("_timeout"):
+        if key.endswith(("_timeout", "_seconds")):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):
                 raise ValueError(f"{key} must be a positive number of seconds, got {v!r}")
         elif isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -860,13 +1029,20 @@ def make_server(
     max_connections: int = 16,
     max_pending: int = 64,
     score_batch: int = SCORE_BATCH,
+    labels=None,
+    max_streams: int = MAX_STREAMS,
+    max_stream_frames: int = MAX_STREAM_FRAMES,
+    max_stream_seconds: float = MAX_STREAM_SECONDS,
+    max_chunk_bytes: int = MAX_CHUNK_BYTES,
     verbose: bool = False,
 ) -> PooledHTTPServer:
     """A ready-to-run server (``serve_forever``); ``port=0`` picks a free port (``server.server_address``).
 
     max_connections: connection threads; max_pending: accepted connections waiting for one;
     request_timeout: seconds a connection has to deliver each request; queue_timeout: seconds a request
-    waits for a processing slot and for the model.
+    waits for a processing slot and for the model. labels: what ``/v1/stream`` scores when the
+    request names none (default: the synthetic action vocabulary); max_streams, max_stream_frames,
+    max_stream_seconds, max_chunk_bytes: its limits.
     """
     check_settings(
         max_concurrency=max_concurrency,
@@ -878,8 +1054,12 @@ def make_server(
         max_connections=max_connections,
         max_pending=max_pending,
         score_batch=score_batch,
+        max_streams=max_streams,
+        max_stream_frames=max_stream_frames,
+        max_chunk_bytes=max_chunk_bytes,
         queue_timeout=queue_timeout,
         request_timeout=request_timeout,
+        max_stream_seconds=max_stream_seconds,
     )
     service = SkeletonService(
         model, name=name, queue_timeout=queue_timeout, score_batch=score_batch
@@ -894,6 +1074,11 @@ def make_server(
         max_question_chars=max_question_chars,
         max_json_depth=max_json_depth,
         request_timeout=request_timeout,
+        labels=labels,
+        max_streams=max_streams,
+        max_stream_frames=max_stream_frames,
+        max_stream_seconds=max_stream_seconds,
+        max_chunk_bytes=max_chunk_bytes,
     )
     server = PooledHTTPServer(
         (host, port), handler, workers=max_connections, max_pending=max_pending
@@ -907,13 +1092,13 @@ def serve(model_path: str, host: str = "127.0.0.1", port: int = 8000, **kwargs) 
     from .model import SkeletonLLM
 
     device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-    check_settings(**{k: v for k, v in kwargs.items() if k not in ("name", "verbose")})
+    check_settings(**{k: v for k, v in kwargs.items() if k not in ("name", "verbose", "labels")})
     model = SkeletonLLM.from_pretrained(model_path, device=device, dtype=dtype)
     server = make_server(
         model, host, port, name=kwargs.pop("name", None) or Path(model_path).name, **kwargs
     )
     h, p = server.server_address[:2]
-    print(f"serving {model_path} on http://{h}:{p}/v1/chat/completions", flush=True)
+    print(f"serving {model_path} on http://{h}:{p}/v1/chat/completions and /v1/stream", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
