@@ -115,3 +115,15 @@ def test_gpucheck_script_runs_shrunk_on_cpu(capsys):
     assert row["model"] == "qwen2.5-vl-3b" and row["batch"] == 4 and row["dtype"] == "float32"
     assert row["step_s"] > 0 and 0 < row["renderer_share"] and row["loss"] > 0
     assert row["samples_per_s"] > 0 and row["trainable_M"] < row["params_M"]
+
+
+def test_gpucheck_configs_have_the_published_sizes():
+    """Built on the meta device (no memory): the hard-coded configs give Qwen2-VL-2B's 2.21 B and
+    Qwen2.5-VL-3B's 3.75 B parameters."""
+    from skeletonllm.gpucheck import MODELS, build_backbone
+
+    sizes = {}
+    for name, spec in MODELS.items():
+        bb = build_backbone(spec, size=(224, 224), dtype=torch.bfloat16, device="meta")
+        sizes[name] = round(sum(p.numel() for p in bb.model.parameters()) / 1e9, 2)
+    assert sizes == {"qwen2-vl-2b": 2.21, "qwen2.5-vl-3b": 3.75}
