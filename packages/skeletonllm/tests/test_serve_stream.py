@@ -4,6 +4,7 @@ answering (the model is held per scored window, so chat requests get through dur
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -11,7 +12,10 @@ import urllib.request
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from skeletonllm import SkeletonLLM, SkeletonLLMConfig
+from skeletonllm.live_http import StreamError, frame_lines, read_chunks
 from skeletonllm.serve import make_server
 from skelformats import synth
 
@@ -212,3 +216,27 @@ def test_idle_and_overlong_streams_are_cut(model, frames):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lines=st.lists(
+        st.binary(min_size=1, max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=8
+    ),
+    cuts=st.lists(st.integers(1, 30), max_size=20),
+    ext=st.booleans(),
+)
+def test_chunk_boundaries_do_not_change_the_frame_lines(lines, cuts, ext):
+    """However the body is cut into chunks (chunk extensions or not), the same lines come out."""
+    body = b"".join(x + b"\n" for x in lines)
+    pieces, k = [], 0
+    for c in cuts + [len(body)]:
+        if k < len(body):
+            pieces.append(body[k : k + c])
+            k += c
+    wire = b"".join(b"%x%s\r\n%s\r\n" % (len(x), b";x=1" if ext else b"", x) for x in pieces)
+    got = list(frame_lines(read_chunks(io.BytesIO(wire + b"0\r\n\r\n"), True, None)))
+    assert got == [x for x in lines if x.strip()]
+    with pytest.raises(StreamError) as e:  # no final 0-size chunk: the body was cut
+        list(read_chunks(io.BytesIO(wire), True, None))
+    assert e.value.code == "incomplete_body"
