@@ -70,6 +70,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only in the log")
+    p.add_argument(
+        "--asgi",
+        action="store_true",
+        help="serve chat completions on FastAPI + uvicorn with SSE streaming (extra 'serve'; "
+        "no /v1/stream)",
+    )
     from ..devices import add_device_args
 
     add_device_args(p)
@@ -90,6 +96,29 @@ def run(args) -> int:
         raise ValueError(f"--max-body-mb must be a positive number, got {args.max_body_mb}")
     if not 0 < args.max_chunk_kb < 1 << 30:
         raise ValueError(f"--max-chunk-kb must be a positive number, got {args.max_chunk_kb}")
+    if args.asgi:
+        import importlib.util
+
+        if not (importlib.util.find_spec("fastapi") and importlib.util.find_spec("uvicorn")):
+            raise UsageError("--asgi needs fastapi and uvicorn: pip install 'skeletonllm[serve]'")
+        from ..asgi import run as run_asgi
+
+        run_asgi(
+            args.model,
+            args.host,
+            args.port,
+            name=args.name,
+            max_concurrency=args.max_concurrency,
+            max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+            max_frames=args.max_frames,
+            max_candidates=args.max_candidates,
+            max_question_chars=args.max_question_chars,
+            queue_timeout=args.queue_timeout,
+            verbose=args.verbose,
+            device=device,
+            dtype=args.dtype,
+        )
+        return 0
     serve(
         args.model,
         args.host,
