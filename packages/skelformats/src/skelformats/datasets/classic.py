@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..readers._common import loadmat, mat_field, mat_squeeze
 from ._common import resolve_root, skip
 from .core import Dataset, DatasetError, Example, build_protocol
 
@@ -240,23 +241,29 @@ def utkinect(root=None, **_) -> Dataset:
 # --------------------------------------------------------------------------- Florence 3D
 
 
-def florence_subject_split(root: Path, k: int = 0) -> tuple[list[int], list[int]]:
-    import scipy.io
+def _mat_var(path: Path, name: str):
+    """One variable of a .mat file, read by the bounded MAT reader (never scipy.io.loadmat: the
+    files are untrusted); SkelFormatError naming the file when it is unreadable or lacks it."""
+    return mat_field(path, loadmat(path, [name]), name)
 
-    d = scipy.io.loadmat(root / "tr_te_splits.mat")
-    return sorted(int(x) for x in d["tr_subjects"][k]), sorted(int(x) for x in d["te_subjects"][k])
+
+def florence_subject_split(root: Path, k: int = 0) -> tuple[list[int], list[int]]:
+    p = Path(root) / "tr_te_splits.mat"
+    tr, te = _mat_var(p, "tr_subjects"), _mat_var(p, "te_subjects")
+    try:
+        return sorted(int(x) for x in tr[k]), sorted(int(x) for x in te[k])
+    except (IndexError, TypeError, ValueError) as e:
+        raise DatasetError(p, f"no subject split {k} in tr_subjects/te_subjects ({e})") from None
 
 
 def florence3d(root=None, florence_split: int = 0, **_) -> Dataset:
-    import scipy.io
-
     root = _root(root, "florence3d")
-    names = scipy.io.loadmat(root / "action_names.mat", squeeze_me=True)["action_names"]
+    names = mat_squeeze(_mat_var(root / "action_names.mat", "action_names"))
     classes = [str(n) for n in np.atleast_1d(names)]
     motions = load_motions(root / "skeletal_data.mat")
     labels = subjects = None
     if any(_meta(m, "action", "label") is None or _meta(m, "subject") is None for m in motions):
-        raw = scipy.io.loadmat(root / "skeletal_data.mat", squeeze_me=True)["skeletal_data"]
+        raw = mat_squeeze(_mat_var(root / "skeletal_data.mat", "skeletal_data"))
         labels = [int(r["action"]) for r in raw]
         subjects = [int(r["subject"]) for r in raw]
     examples = []
@@ -332,16 +339,14 @@ def penn_action(root=None, **_) -> Dataset:
     for p in sorted((root / "labels").glob("*.mat")):
         try:
             (motion,) = load_motions(p)[:1]
+            act = _meta(motion, "action")
+            train = _meta(motion, "train")
+            if act is None or train is None:
+                act = str(mat_squeeze(_mat_var(p, "action")))
+                train = int(mat_squeeze(_mat_var(p, "train")))
         except Exception as err:
             skip(skipped, p.name, str(err))
             continue
-        act = _meta(motion, "action")
-        train = _meta(motion, "train")
-        if act is None or train is None:
-            import scipy.io
-
-            raw = scipy.io.loadmat(p, squeeze_me=True, variable_names=["action", "train"])
-            act, train = str(raw["action"]), int(raw["train"])
         recs.append((motion, p.stem, str(act).replace("_", " "), int(train)))
     classes = sorted({r[2] for r in recs})
     examples = [

@@ -243,6 +243,23 @@ def loadmat(path: Path, variable_names=None) -> dict:
     return read_mat(path, variable_names)
 
 
+def mat_squeeze(value):
+    """A :func:`loadmat` value as ``scipy.io.loadmat(..., squeeze_me=True)`` gives it: unit
+    dimensions dropped, a one-element array unwrapped (a char array to its string), cells and struct
+    fields squeezed in turn."""
+    if not isinstance(value, np.ndarray):
+        return value
+    if value.dtype.names or value.dtype == object:
+        value = value.copy()
+        for v in [value[n] for n in value.dtype.names] if value.dtype.names else [value]:
+            for i in np.ndindex(v.shape):
+                v[i] = mat_squeeze(v[i])
+    if not value.size:
+        return np.array([], value.dtype if value.dtype.kind == "U" else None)
+    value = value.squeeze()
+    return value.item() if not value.shape and not value.dtype.names else value
+
+
 def mat_variables(path: Path, head: bytes) -> set[str]:
     """Names of the variables of a MATLAB v5 file (empty set when it is not one); for sniffing."""
     from ._matv5 import variable_names
