@@ -248,9 +248,15 @@ def run(n: int, workers: int, out: Path | None, keep: bool) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m skelformats.datasets.bench", description=__doc__)
+    ap = argparse.ArgumentParser(
+        prog="python -m skelformats.datasets.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--n", type=int, default=NTU60_FILES, help="number of .skeleton files")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes of the parsing pool"
+    )
     ap.add_argument("--out", default=None, help="folder to write into (kept; reused if complete)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON only")
