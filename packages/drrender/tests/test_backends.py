@@ -99,3 +99,67 @@ def test_kernel_runs_on_torchs_intra_op_threads(cpp_backend):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["2", "1"]  # two threads, both torch's
+
+
+def test_openmp_runtimes_found_in_process_maps():
+    maps = (
+        "7f00-7f01 r-xp 00000000 08:01 1 /venv/torch/lib/libgomp.so.1\n"
+        "7f01-7f02 r--p 00001000 08:01 1 /venv/torch/lib/libgomp.so.1\n"
+        "7f02-7f03 rw-p 00000000 00:00 0 \n"
+        "7f03-7f04 r-xp 00000000 08:01 2 /usr/lib/x86_64-linux-gnu/libgomp.so.1.0.0\n"
+        "7f04-7f05 r-xp 00000000 08:01 3 /usr/lib/libstdc++.so.6\n"
+    )
+    assert _cpp.openmp_runtimes(maps) == {
+        "/venv/torch/lib/libgomp.so.1",
+        "/usr/lib/x86_64-linux-gnu/libgomp.so.1.0.0",
+    }
+
+
+def test_kernel_uses_its_own_threads_beside_a_second_openmp_runtime(cpp_backend, monkeypatch):
+    """With two OpenMP runtimes in the process a team would be a second pool: plain threads instead."""
+    if not _cpp.uses_torch_threads():
+        pytest.skip("kernel built without OpenMP: frames run on threads of its own")
+    lib = _cpp.load()
+    joints = motion("j15", 4)
+    _, edges = LAYOUTS["j15"]
+    before = drrender.render(joints, edges, size=(24, 24), backend="cpp")
+    try:
+        lib.drr_set_openmp(0)
+        assert not _cpp.uses_torch_threads()
+        assert torch.equal(drrender.render(joints, edges, size=(24, 24), backend="cpp"), before)
+    finally:
+        lib.drr_set_openmp(1)
+    assert _cpp.uses_torch_threads()
+
+
+_SECOND_RUNTIME_SCRIPT = """
+import ctypes, sys, torch
+ctypes.CDLL(sys.argv[1])  # a second OpenMP runtime, loaded by path before the kernel
+from drrender import _cpp
+assert _cpp.load() is not None, _cpp.error()
+print(len(_cpp.openmp_runtimes()), int(_cpp.uses_torch_threads()))
+"""
+
+
+def test_load_detects_a_second_openmp_runtime(cpp_backend):
+    import glob
+    import subprocess
+    import sys
+
+    torch_lib = Path(torch.__file__).parent / "lib"
+    dirs = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"]
+    other = [
+        p
+        for d in dirs
+        for p in glob.glob(f"{d}/libgomp.so.1*")
+        if Path(p).resolve() != (torch_lib / "libgomp.so.1").resolve()
+    ]
+    if not _cpp.uses_torch_threads() or not other or _cpp.openmp_runtimes() is None:
+        pytest.skip(
+            "needs an OpenMP kernel build, Linux /proc and a system libgomp besides torch's"
+        )
+    out = subprocess.run(
+        [sys.executable, "-c", _SECOND_RUNTIME_SCRIPT, other[0]], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "0"]  # two runtimes seen, team disabled

@@ -127,6 +127,27 @@ def _declare(lib: ctypes.CDLL) -> None:
         bwd.restype = None
     lib.drr_team_tids.argtypes = [i64, i32, ptr]
     lib.drr_team_tids.restype = None
+    lib.drr_set_openmp.argtypes = [i32]
+    lib.drr_set_openmp.restype = None
+
+
+_OPENMP_RUNTIMES = ("libgomp", "libomp", "libiomp")
+
+
+def openmp_runtimes(maps: str | None = None) -> set[str] | None:
+    """Paths of the OpenMP runtimes mapped into this process (None where /proc/self/maps is missing)."""
+    if maps is None:
+        try:
+            maps = Path("/proc/self/maps").read_text()
+        except OSError:
+            return None
+    found = set()
+    for line in maps.splitlines():
+        parts = line.split(maxsplit=5)  # address, perms, offset, device, inode, path
+        path = parts[5] if len(parts) == 6 else ""
+        if os.path.basename(path).startswith(_OPENMP_RUNTIMES):
+            found.add(path)
+    return found
 
 
 def load() -> ctypes.CDLL | None:
@@ -145,6 +166,11 @@ def load() -> ctypes.CDLL | None:
             _declare(lib)
             if lib.drr_abi_version() != 3:
                 raise RuntimeError(f"{path}: unexpected kernel ABI version")
+            runtimes = openmp_runtimes()
+            if runtimes is not None and len(runtimes) > 1:
+                # The library's libgomp.so.1 is not torch's runtime (e.g. a torch build that renames
+                # its copy): a team would be a second pool, so frames go to threads of the kernel's own.
+                lib.drr_set_openmp(0)
             _lib = lib
         except Exception as exc:  # any failure means: use the torch fallback
             _error = f"{type(exc).__name__}: {exc}"

@@ -262,6 +262,10 @@ void accumulate(const T* prims, const T* colors, int64_t P, int H, int W, T s, T
 // which the dynamic loader resolves to the copy torch has already loaded, so the frames run on the
 // workers torch just used (and that are still spinning after its last op) instead of on new threads
 // that would have to take the cores from them. Without OpenMP: std::thread with blocking joins.
+// Cleared from Python when the process holds a second OpenMP runtime besides torch's (then a team would
+// be a pool of its own, whose spinning workers would contend with torch's).
+std::atomic<bool> g_openmp(true);
+
 template <typename State, typename F>
 void parallel_frames(int64_t N, int threads, F&& body) {
   std::atomic<int64_t> next(0);
@@ -272,14 +276,16 @@ void parallel_frames(int64_t N, int threads, F&& body) {
   const int nt = (int)std::max<int64_t>(1, std::min<int64_t>(threads, N));
   if (nt == 1) return work();
 #if defined(_OPENMP)
+  if (g_openmp.load()) {
 #pragma omp parallel num_threads(nt)
-  work();
-#else
+    work();
+    return;
+  }
+#endif
   std::vector<std::thread> pool;
   for (int i = 1; i < nt; ++i) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
-#endif
 }
 
 // Large fresh outputs are first touched here; asking for transparent huge pages turns ~500 page faults
@@ -426,11 +432,13 @@ int drr_abi_version() { return 3; }
 // Whether frames run on an OpenMP team (torch's pool) rather than on threads of the kernel's own.
 int drr_openmp() {
 #if defined(_OPENMP)
-  return 1;
+  return g_openmp.load() ? 1 : 0;
 #else
   return 0;
 #endif
 }
+
+void drr_set_openmp(int on) { g_openmp.store(on != 0); }
 
 // Kernel threads of the team parallel_frames uses for `threads` threads and N frames (each frame sleeps
 // a little so that every member takes one); writes min(N, 64) Linux thread ids, or -1 elsewhere.
