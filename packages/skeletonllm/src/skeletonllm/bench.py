@@ -3,6 +3,9 @@
 ``train_samples_per_cpu_s``: samples per CPU-second of this process (all threads), which other jobs on
 a shared machine do not distort; ``render_fwd_bwd_share``: time of the renderer's forward + backward alone over the full step time.
 
+Scoring: ``skelbench``-style candidate scoring (15 synthetic-suite classes per motion) through the
+shared prompt cache, beside the per-candidate full forward it replaced, measured in the same run.
+
 Measures full optimizer steps (render -> bridge -> VLM -> backward -> AdamW) on synthetic recognition
 records after warm-up steps; prints samples/s, visual tokens per sample and the frame shape.
 """
@@ -80,6 +83,57 @@ def measure(
     }
 
 
+def measure_scoring(
+    backbone: str = "tiny-qwen2vl",
+    *,
+    threads: int = 2,
+    samples: int = 32,
+    batch_size: int = 8,
+    repeats: int = 2,
+) -> dict:
+    """Candidate scoring of the synthetic suite's classes (all 15 actions per sample), batches of
+    ``batch_size`` motions as ``skelbench`` sends them: the per-candidate full forward (baseline)
+    against the shared prompt cache, same model and motions; best of ``repeats``."""
+    from skelformats import synth
+
+    from .config import SkeletonLLMConfig
+    from .data import action_phrase, synthetic_records
+    from .model import SkeletonLLM
+
+    torch.set_num_threads(threads)
+    model = SkeletonLLM(SkeletonLLMConfig(backbone=backbone))
+    motions = [r.motion for r in synthetic_records(samples, seed=0)]
+    cands = [action_phrase(a) for a in synth.ACTIONS]
+    prompt = "What action is the person performing?"
+
+    def run(shared: bool) -> tuple[float, torch.Tensor]:
+        best, out = float("inf"), None
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            out = torch.cat(
+                [
+                    model.score(motions[i : i + batch_size], prompt, cands, shared_prefix=shared)
+                    for i in range(0, samples, batch_size)
+                ]
+            )
+            best = min(best, time.perf_counter() - t0)
+        return best, out
+
+    run(True)  # warm-up
+    old_s, old = run(False)
+    new_s, new = run(True)
+    return {
+        "backbone": backbone,
+        "threads": threads,
+        "samples": samples,
+        "candidates": len(cands),
+        "per_candidate_samples_per_s": samples / old_s,
+        "shared_prefix_samples_per_s": samples / new_s,
+        "speedup": old_s / new_s,
+        "max_abs_score_difference": float((old - new).abs().max()),
+    }
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m skeletonllm.bench", description=__doc__.splitlines()[0]
@@ -90,15 +144,24 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument(
+        "--part",
+        choices=("all", "train", "score"),
+        default="all",
+        help="training step, candidate scoring (shared prompt cache vs per-candidate), or both",
+    )
     args = p.parse_args(argv)
     from .backbones import list_tiny
 
     for bb in args.backbone or list_tiny():
-        print(
-            json.dumps(
-                measure(bb, threads=args.threads, batch_size=args.batch_size, steps=args.steps)
+        if args.part in ("all", "train"):
+            print(
+                json.dumps(
+                    measure(bb, threads=args.threads, batch_size=args.batch_size, steps=args.steps)
+                )
             )
-        )
+        if args.part in ("all", "score"):
+            print(json.dumps({"scoring": measure_scoring(bb, threads=args.threads)}))
     return 0
 
 

@@ -145,6 +145,7 @@ class SkeletonLLM(nn.Module):
         self.lora_config = None
         if config.lora.enabled:
             self._add_lora()
+        _patch_convs_as_matmuls(self.backbone)
         self.frame_shape = self._probe_frame_shape()
         self.visual_tokens = self.bridge.pixel_inputs(torch.zeros(1, *self.frame_shape))[1]
         self.text = TextEncoder(self.bridge, self.tokenizer, self.visual_tokens)
@@ -327,6 +328,7 @@ class SkeletonLLM(nn.Module):
         batch_size: int = 32,
         normalize: bool = False,
         encode_once: bool = True,
+        shared_prefix: bool = True,
     ) -> torch.Tensor:
         """Log-likelihood (B, n_cand) of each candidate answer (+ end-of-turn token) given motion and prompt.
 
@@ -334,15 +336,23 @@ class SkeletonLLM(nn.Module):
         Each motion is rendered and (``encode_once``, where the family supports precomputed encoder
         outputs) run through the vision tower once; (sample, candidate) pairs run through the language
         model in chunks of ``batch_size``. ``normalize`` divides by the candidate's token count.
+        ``shared_prefix`` (default) runs each sample's prompt (with its visual tokens) once, keeping its
+        key/value cache, and then only the candidates' tokens on top of it; ``False`` runs the full
+        prompt + candidate sequence per pair (the reference path, same scores up to float rounding;
+        also taken with ``encode_once=False``, which re-runs the vision tower per chunk).
         """
         was_training = self.training
         self.eval()
         try:
-            return self._score(motions, prompts, candidates, batch_size, normalize, encode_once)
+            samples, prompts, candidates = self._score_inputs(motions, prompts, candidates)
+            pix = self.pixel_inputs(samples)
+            if shared_prefix and encode_once:
+                return self._score_shared(pix, prompts, candidates, batch_size, normalize)
+            return self._score(pix, prompts, candidates, batch_size, normalize, encode_once)
         finally:
             self.train(was_training)
 
-    def _score(self, motions, prompts, candidates, batch_size, normalize, encode_once):
+    def _score_inputs(self, motions, prompts, candidates):
         samples, _ = self._records_batch(motions, prompts)
         b = len(samples)
         if candidates and isinstance(candidates[0], str):
@@ -351,10 +361,78 @@ class SkeletonLLM(nn.Module):
             raise ValueError(
                 "candidates must be list[str] or list[list[str]] with one equal-length list per sample"
             )
-        n = len(candidates[0])
         if isinstance(prompts, str):
             prompts = [prompts] * b
-        pix = self.pixel_inputs(samples)
+        return samples, prompts, candidates
+
+    def _score_shared(self, pix, prompts, candidates, batch_size, normalize):
+        """Prompt once per sample (cache kept), then each chunk of candidates on its sample's cache."""
+        from transformers import DynamicCache
+
+        b, n, dev = len(prompts), len(candidates[0]), self.device
+        pre = self.text.pad([self.text.encode(p) for p in prompts])
+        p_ids, p_att = pre["input_ids"].to(dev), pre["attention_mask"].to(dev)
+        inner = getattr(self.backbone, "model", None)
+        if inner is not None and hasattr(inner, "rope_deltas"):
+            inner.rope_deltas = None  # M-RoPE families: recomputed from this prompt batch
+        if (
+            self.bridge.encoder_key
+        ):  # the vision tower once, through the bridge as the reference path
+            feats = self.bridge.encode(self.backbone, pix)
+            kw = {
+                "input_ids": p_ids,
+                "attention_mask": p_att,
+                **self.bridge.text_inputs(p_ids),
+                **self.bridge.encoded_inputs(feats, pix, list(range(b))),
+            }
+        else:
+            kw = self._backbone_inputs(pix, p_ids, p_att)
+        out = self.backbone(**kw, use_cache=True, logits_to_keep=1)
+        prefix, first = out.cache, torch.log_softmax(out.logits[:, -1].float(), -1)
+        deltas = getattr(inner, "rope_deltas", None)
+        # Candidate tokens (+ end of turn), right-padded: padding after them changes no earlier logit.
+        cand = [[self.text.target_ids(c)[0] for c in row] for row in candidates]
+        pairs = [(i, j) for i in range(b) for j in range(n)]
+        scores = torch.empty(b, n)
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start : start + batch_size]
+            toks = [cand[i][j] for i, j in chunk]
+            c = max(1, max(len(t) for t in toks))
+            ids = torch.full((len(chunk), c), self.text.pad_id, dtype=torch.long)
+            valid = torch.zeros(len(chunk), c)
+            for r, t in enumerate(toks):
+                ids[r, : len(t)] = torch.tensor(t, dtype=torch.long)
+                valid[r, : len(t)] = 1
+            ids, valid = ids.to(dev), valid.to(dev)
+            idx = torch.tensor([i for i, _ in chunk], device=dev)
+            att = torch.cat([p_att[idx], valid.long()], 1)
+            cache = DynamicCache(config=self.backbone.config)
+            for layer, kv in enumerate(prefix.layers):
+                cache.update(kv.keys[idx], kv.values[idx], layer)
+            kw = {}
+            if deltas is not None:  # M-RoPE: text positions continue the prompt's, as in generation
+                pos = (att.cumsum(-1) - 1)[:, -c:] + deltas.to(dev)[idx]
+                kw["position_ids"] = pos[None].expand(3, -1, -1)
+            logits = self.backbone(
+                input_ids=ids, attention_mask=att, cache=cache, use_cache=True, **kw
+            ).logits
+            lp = torch.log_softmax(logits[:, :-1].float(), -1)
+            tok_lp = torch.cat(
+                [
+                    first[idx].gather(-1, ids[:, :1]),
+                    lp.gather(-1, ids[:, 1:, None]).squeeze(-1),
+                ],
+                1,
+            )
+            total = (tok_lp * valid).sum(-1)
+            if normalize:
+                total = total / valid.sum(-1).clamp_min(1)
+            for (i, j), s in zip(chunk, total.cpu()):
+                scores[i, j] = s
+        return scores
+
+    def _score(self, pix, prompts, candidates, batch_size, normalize, encode_once):
+        b, n = len(prompts), len(candidates[0])
         # The vision tower runs once per sample; every candidate reuses its features.
         feats = (
             self.bridge.encode(self.backbone, pix)
@@ -632,6 +710,31 @@ class SkeletonLLM(nn.Module):
         return f"SkeletonLLM(backbone={self.config.backbone!r}, visual_tokens={self.visual_tokens}, params={counts})"
 
 
+class _PatchConv3d(nn.Conv3d):
+    """A Conv3d whose kernel equals its stride, applied to inputs of exactly one kernel (Qwen2-VL's
+    patch embedding): the same map as one matmul, whose backward to the pixels (the renderer's
+    gradient) is far cheaper on CPU than the convolution's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[2:]) != tuple(self.kernel_size) or self.padding != (0, 0, 0):
+            return super().forward(x)
+        out = F.linear(x.flatten(1), self.weight.flatten(1), self.bias)
+        return out.view(x.shape[0], -1, 1, 1, 1)
+
+
+def _patch_convs_as_matmuls(module: nn.Module) -> None:
+    """Patch-embedding Conv3d layers (kernel == stride, one group) run as :class:`_PatchConv3d`:
+    same parameters and state dict, same outputs up to float rounding."""
+    for m in module.modules():
+        if (
+            type(m) is nn.Conv3d
+            and tuple(m.kernel_size) == tuple(m.stride)
+            and m.groups == 1
+            and m.dilation == (1, 1, 1)
+        ):
+            m.__class__ = _PatchConv3d
+
+
 def _load_state(module: nn.Module, sd: dict, source: Path, strict: bool = True) -> None:
     own = module.state_dict()
     missing = [k for k in own if k not in sd and "lora_" not in k] if strict else []
@@ -686,6 +789,11 @@ def _hf_from_dir(bdir: Path, dtype: str | None = None) -> nn.Module:
             f"{weights}: does not match the model (missing {missing[:5]}, unexpected "
             f"{unexpected[:5]}, wrong shape {mismatched[:5]})"
         )
+    # Tensors read from the safetensors file can sit at any byte offset; BLAS takes other code paths
+    # for unaligned operands, so a reloaded model would differ from the saved one in the last bits.
+    for prm in model.parameters():
+        if prm.data_ptr() % 64:
+            prm.data = prm.data.clone()
     return model.eval()
 
 
