@@ -12,7 +12,9 @@ Checkpoints (``out_dir/checkpoints/step-XXXXXXXX/``, written to a temp dir then 
 ``scheduler.json``, ``trainer_state.json`` (step, data position, seed, settings), ``rng-<rank>.safetensors``.
 ``out_dir/checkpoints/latest`` names the newest; the last ``keep_checkpoints`` (2) stay, so a resume
 that finds the newest damaged (every file is validated, errors name it) falls back to the previous one
-with a warning. The trained model is saved to ``out_dir/model``.
+with a warning. Weights and optimizer state are gathered whole and keyed by parameter name through
+``torch.distributed.checkpoint.state_dict``, so plain, DDP and FSDP runs write the same files and a
+sharded run resumes into its shards. The trained model is saved to ``out_dir/model`` by the main process.
 """
 
 from __future__ import annotations
@@ -180,46 +182,125 @@ def micro_batches(
 
 
 # ---------------------------------------------------------------------------------------- state I/O
-def _optimizer_to_files(opt: torch.optim.Optimizer, directory: Path) -> None:
-    sd = opt.state_dict()
+# Model and optimizer state go through torch.distributed.checkpoint.state_dict, which gathers a full,
+# name-keyed copy from plain, DDP and FSDP (1 and 2) models alike (a collective under FSDP: every rank
+# calls it; with cpu_offload the gathered copy lands on rank 0's CPU only) and shards it back on load.
+def _full_state_options(**kw):
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, **kw)
+
+
+def _gather_state(model, opt: torch.optim.Optimizer, names: list[str]) -> tuple[dict, dict]:
+    """Full trainable weights and optimizer state, keyed by parameter name (every rank must call
+    this; in a multi-process run only rank 0's copy is complete)."""
+    from torch.distributed.checkpoint.state_dict import (
+        get_model_state_dict,
+        get_optimizer_state_dict,
+    )
+
+    opts = _full_state_options(cpu_offload=True, ignore_frozen_params=True)
+    weights = get_model_state_dict(model, options=opts)
+    optim = get_optimizer_state_dict(model, opt, options=opts)
+    return {n: weights[n] for n in names if n in weights}, optim
+
+
+def _is_sharded(model) -> bool:
+    """Whether ``model`` (or a submodule) is sharded by FSDP: FSDP2 ``fully_shard`` parameters are
+    DTensors; FSDP1 wraps modules in ``FullyShardedDataParallel``."""
+    from torch.distributed.fsdp import FullyShardedDataParallel
+    from torch.distributed.tensor import DTensor
+
+    return any(isinstance(p, DTensor) for p in model.parameters()) or any(
+        isinstance(m, FullyShardedDataParallel) for m in model.modules()
+    )
+
+
+def save_trained_model(acc, model, base, model_dir: Path) -> None:
+    """Save the trained ``base`` (``model``: as prepared) to ``model_dir`` from the main process
+    alone; every rank must call it. A sharded (FSDP) model is gathered whole onto rank 0's CPU and
+    saved from an unsharded copy built from its config (a second full copy there while saving)."""
+    if not _is_sharded(model):
+        if acc.is_main_process:
+            base.save_pretrained(model_dir)
+        return
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+
+    full = get_model_state_dict(model, options=_full_state_options(cpu_offload=True))
+    if acc.is_main_process:
+        whole = type(base)(base.config)
+        whole.set_trainable(base.trainable_groups)
+        whole.load_state_dict(full)
+        whole.card_info = dict(base.card_info)
+        whole.save_pretrained(model_dir)
+
+
+def _optimizer_to_files(sd: dict, directory: Path) -> None:
+    """Write a name-keyed optimizer state dict: tensors as ``<param>.<state>`` in
+    ``optimizer.safetensors``; parameter groups and non-tensor state in ``optimizer.json``."""
     tensors, scalars = {}, {}
-    for idx, st in sd["state"].items():
+    for name, st in sd["state"].items():
         for k, v in st.items():
             if torch.is_tensor(v):
-                tensors[f"{idx}.{k}"] = v
+                tensors[f"{name}.{k}"] = v
             else:
-                scalars[f"{idx}.{k}"] = v
+                scalars[f"{name}.{k}"] = v
     save_tensors(tensors, directory / "optimizer.safetensors")
     write_json(
         directory / "optimizer.json", {"param_groups": sd["param_groups"], "scalars": scalars}
     )
 
 
-def _optimizer_from_files(opt: torch.optim.Optimizer, directory: Path) -> None:
-    tensors = load_tensors(directory / "optimizer.safetensors")
-    meta_path = directory / "optimizer.json"
+def _param_name(key, names: list[str]) -> str:
+    """The trainable parameter a saved optimizer entry belongs to (by name; checkpoints written
+    before names were used key it by its index among the trainable parameters)."""
+    known = set(names)
+    name = str(key)
+    if name not in known and name.isdigit() and int(name) < len(names):
+        name = names[int(name)]
+    if name not in known:
+        raise ValueError(f"{key!r} names no trainable parameter")
+    return name
+
+
+def _optimizer_from_files(
+    model, opt: torch.optim.Optimizer, directory: Path, names: list[str], shapes: dict
+) -> None:
+    """Load ``optimizer.safetensors`` + ``optimizer.json`` into ``opt`` (sharding it as ``model``
+    is); ``shapes``: each trainable parameter's full shape. Every rank reads the files."""
+    from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
+
+    tensor_path, meta_path = directory / "optimizer.safetensors", directory / "optimizer.json"
+    tensors = load_tensors(tensor_path)
     meta = read_json(meta_path)
-    params = [p for g in opt.param_groups for p in g["params"]]
-    state: dict[int, dict] = {}
-    with reading(directory / "optimizer.safetensors"):
+    state: dict[str, dict] = {}
+    with reading(tensor_path):
         for key, v in tensors.items():
-            idx, name = key.split(".", 1)
-            if not 0 <= int(idx) < len(params):
-                raise ValueError(f"tensor {key!r} names no trainable parameter")
-            if v.ndim and v.shape != params[int(idx)].shape:
+            name, k = _param_name(key.rsplit(".", 1)[0], names), key.rsplit(".", 1)[-1]
+            if v.ndim and tuple(v.shape) != tuple(shapes[name]):
                 raise ValueError(f"tensor {key!r} has shape {list(v.shape)}, not its parameter's")
-            state.setdefault(int(idx), {})[name] = v
+            state.setdefault(name, {})[k] = v
     with reading(meta_path):
         scalars = meta.get("scalars", {})
         if not isinstance(scalars, dict):
             raise TypeError("'scalars' must be an object")
         for key, v in scalars.items():
-            idx, name = key.split(".", 1)
-            state.setdefault(int(idx), {})[name] = v
+            state.setdefault(_param_name(key.rsplit(".", 1)[0], names), {})[
+                key.rsplit(".", 1)[-1]
+            ] = v
         groups = meta["param_groups"]
         if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
             raise TypeError("'param_groups' must be a list of objects")
-        opt.load_state_dict({"state": state, "param_groups": groups})
+        if len(groups) != len(opt.param_groups):
+            raise ValueError(
+                f"{len(groups)} parameter groups, this run has {len(opt.param_groups)}"
+            )
+        groups = [{**g, "params": [_param_name(p, names) for p in g["params"]]} for g in groups]
+        if sorted(p for g in groups for p in g["params"]) != sorted(names):
+            raise ValueError("'param_groups' do not hold exactly the trainable parameters")
+        set_optimizer_state_dict(
+            model, opt, {"state": state, "param_groups": groups}, options=_full_state_options()
+        )
 
 
 def _rng_state() -> tuple[dict, dict]:
@@ -267,8 +348,13 @@ def _set_rng_state(directory: Path, rank: int) -> None:
         )
 
 
-def _load_checkpoint(ckpt: Path, base, opt, sched, trainable_names, settings: dict, rank: int):
+def _load_checkpoint(
+    ckpt: Path, model, opt, sched, trainable_names, shapes: dict, settings: dict, rank: int
+):
     """Restore weights, optimizer, scheduler and RNG from ``ckpt``; returns its step.
+
+    ``model``: as prepared (plain, DDP or FSDP); ``opt`` / ``sched``: the unwrapped optimizer and
+    scheduler; ``shapes``: each trainable parameter's full (unsharded) shape.
 
     Damaged content raises CheckpointError naming the file; a sound checkpoint of a different run
     raises CheckpointMismatch. Every state it touches is overwritten whole, so a later call with an
@@ -288,15 +374,19 @@ def _load_checkpoint(ckpt: Path, base, opt, sched, trainable_names, settings: di
         raise CheckpointMismatch(f"{state_file}: seed/batch_size/grad_accum differ from this run")
     weights_file = ckpt / "weights.safetensors"
     weights = load_tensors(weights_file)
-    params = dict(base.named_parameters())
-    with reading(weights_file), torch.no_grad():
+    with reading(weights_file):
         for n in trainable_names:
             if n not in weights:
                 raise ValueError(f"missing tensor {n!r}")
-            if weights[n].shape != params[n].shape:
+            if tuple(weights[n].shape) != tuple(shapes[n]):
                 raise ValueError(f"tensor {n!r} has shape {list(weights[n].shape)}")
-            params[n].copy_(weights[n])
-    _optimizer_from_files(opt, ckpt)
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict
+
+    # each rank holds the full tensors and keeps its own shard of them
+    set_model_state_dict(
+        model, {n: weights[n] for n in trainable_names}, options=_full_state_options(strict=False)
+    )
+    _optimizer_from_files(model, opt, ckpt, trainable_names, shapes)
     sched_file = ckpt / "scheduler.json"
     sched_state = read_json(sched_file)
     with reading(sched_file):
@@ -522,12 +612,13 @@ def train_stage(
     collate = collate_fn or base.collator()
 
     named = base.named_parameter_groups()
-    param_groups, trainable_names = [], []
+    param_groups, trainable_names, shapes = [], [], {}
     for g in GROUPS:
         items = [(n, p) for n, p in named[g] if p.requires_grad]
         if not items:
             continue
         trainable_names += [n for n, _ in items]
+        shapes.update((n, tuple(p.shape)) for n, p in items)  # full shapes, before any sharding
         param_groups.append(
             {"params": [p for _, p in items], "lr": (lr_groups or {}).get(g, lr), "name": g}
         )
@@ -537,8 +628,19 @@ def train_stage(
     sched = _make_scheduler(opt, steps, warmup, schedule)
 
     settings = {"seed": seed, "batch_size": batch_size, "grad_accum": grad_accum}
+    wrapped, opt, sched = acc.prepare(model, opt, sched)
+    # loaded after prepare, through the prepared model: a sharded (FSDP) run restores each shard
     ckpt, start_step = (
-        _resume(out_dir, base, opt, sched, trainable_names, settings, acc.process_index)
+        _resume(
+            out_dir,
+            wrapped,
+            getattr(opt, "optimizer", opt),
+            getattr(sched, "scheduler", sched),
+            trainable_names,
+            shapes,
+            settings,
+            acc.process_index,
+        )
         if resume
         else (None, 0)
     )
@@ -554,7 +656,6 @@ def train_stage(
         random.seed(seed)
         np.random.seed(seed)  # noqa: NPY002
 
-    wrapped, opt, sched = acc.prepare(model, opt, sched)
     world, rank = acc.num_processes, acc.process_index
     gb = batch_size * world
     n = len(records)
@@ -583,7 +684,7 @@ def train_stage(
     def save_checkpoint(step: int) -> None:
         _save_checkpoint(
             acc,
-            base,
+            wrapped,
             opt,
             sched,
             out_dir,
@@ -680,9 +781,9 @@ def train_stage(
     if last > start_step or ckpt is None:
         save_checkpoint(last)
     model_dir = out_dir / "model"
-    if save_model and acc.is_main_process:
+    if save_model:
         try:
-            base.save_pretrained(model_dir)
+            save_trained_model(acc, wrapped, base, model_dir)
         except OSError as exc:
             raise CheckpointError(f"{model_dir}: cannot save the model ({exc})") from exc
     acc.wait_for_everyone()
@@ -728,11 +829,15 @@ def _truncate_metrics(path: Path, step: int) -> None:
 
 
 def _save_checkpoint(
-    acc, base, opt, sched, out_dir: Path, step: int, names: list[str], settings: dict, keep
+    acc, model, opt, sched, out_dir: Path, step: int, names: list[str], settings: dict, keep
 ) -> None:
+    """Write ``out_dir/checkpoints/step-NNNNNNNN``: every rank takes part in gathering the full
+    weights and optimizer state of ``model`` (as prepared: plain, DDP or FSDP) and writes its RNG
+    state; the main process writes the rest and swaps the directory into place."""
     ck = out_dir / "checkpoints"
     name = f"step-{step:08d}"
     rng_t, rng_meta = _rng_state()
+    weights, optim = _gather_state(model, getattr(opt, "optimizer", opt), names)
     # Every rank writes its RNG state first; rank 0 then writes the checkpoint in one atomic swap.
     if acc.num_processes > 1:
         rng_dir = ck / "rng" / name
@@ -741,11 +846,13 @@ def _save_checkpoint(
         atomic_write_text(rng_dir / f"rng-{acc.process_index}.json", json.dumps(rng_meta))
         acc.wait_for_everyone()
     if acc.is_main_process:
-        params = dict(base.named_parameters())
+        missing = [n for n in names if n not in weights]
+        if missing:  # a wrapper that renames parameters would otherwise save a partial checkpoint
+            raise RuntimeError(f"the model's state dict lacks trainable parameters {missing[:3]}")
         with atomic_dir(ck / name) as tmp:
             try:
-                save_tensors({n: params[n] for n in names}, tmp / "weights.safetensors")
-                _optimizer_to_files(opt.optimizer if hasattr(opt, "optimizer") else opt, tmp)
+                save_tensors(weights, tmp / "weights.safetensors")
+                _optimizer_to_files(optim, tmp)
                 s = sched.scheduler if hasattr(sched, "scheduler") else sched
                 write_json(
                     tmp / "scheduler.json",
