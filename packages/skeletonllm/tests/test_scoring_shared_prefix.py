@@ -31,7 +31,7 @@ def test_shared_prefix_scores_equal_per_candidate_scores(backbone):
 
 
 def test_shared_prefix_runs_the_prompt_once_per_batch():
-    """Language model calls: one for the prompts, one per chunk of candidates (vision tower once)."""
+    """Language model calls: one for the prompts, one for all candidates of the batch (vision once)."""
     m = tiny_model()
     calls = {"lm": 0, "vision": 0}
     m.backbone.model.language_model.register_forward_hook(
@@ -45,4 +45,22 @@ def test_shared_prefix_runs_the_prompt_once_per_batch():
         [r.motion for r in recs], "What action?", ["waving", "walking", "jumping"], batch_size=6
     )
     assert s.shape == (4, 3) and torch.isfinite(s).all()
-    assert calls == {"lm": 1 + 2, "vision": 1}
+    assert calls == {"lm": 2, "vision": 1}
+
+
+@pytest.mark.parametrize("path", ["eager", "chunked"])
+def test_eager_masks_and_the_chunked_cache_path_match_too(path, monkeypatch):
+    """The packed row under eager attention (additive float mask) and the per-pair cache copies used
+    where the attention takes no custom 4D mask give the reference scores as well."""
+    m = tiny_model("tiny-llava")
+    if path == "eager":
+        m.backbone.set_attn_implementation("eager")
+        assert m._packed_attention() == "eager"
+    else:
+        monkeypatch.setattr(type(m), "_packed_attention", lambda self: None)
+    motions = [r.motion for r in raw_records(2)]
+    prompts = ["What action?", "Which action does this skeleton sequence show?"]
+    cands = ["waving", "a person walking forward slowly", "sit"]
+    old = m.score(motions, prompts, cands, batch_size=4, shared_prefix=False)
+    new = m.score(motions, prompts, cands, batch_size=4)
+    torch.testing.assert_close(new, old, atol=1e-5, rtol=1e-5)

@@ -388,10 +388,16 @@ class SkeletonLLM(nn.Module):
         else:
             kw = self._backbone_inputs(pix, p_ids, p_att)
         out = self.backbone(**kw, use_cache=True, logits_to_keep=1)
-        prefix, first = out.cache, torch.log_softmax(out.logits[:, -1].float(), -1)
+        first = torch.log_softmax(out.logits[:, -1].float(), -1)
         deltas = getattr(inner, "rope_deltas", None)
-        # Candidate tokens (+ end of turn), right-padded: padding after them changes no earlier logit.
-        cand = [[self.text.target_ids(c)[0] for c in row] for row in candidates]
+        # Candidate tokens (+ end of turn), each distinct string tokenized once.
+        ids_of = {c: self.text.target_ids(c)[0] for c in {c for row in candidates for c in row}}
+        cand = [[ids_of[c] for c in row] for row in candidates]
+        impl = self._packed_attention()
+        if impl:  # custom 4D masks: every candidate of a sample in one row
+            return self._score_packed(out.cache, first, p_att, deltas, cand, normalize, impl)
+        prefix = out.cache
+        # Right-padded candidates: padding after them changes no earlier logit.
         pairs = [(i, j) for i in range(b) for j in range(n)]
         scores = torch.empty(b, n)
         for start in range(0, len(pairs), batch_size):
@@ -430,6 +436,57 @@ class SkeletonLLM(nn.Module):
             for (i, j), s in zip(chunk, total.cpu()):
                 scores[i, j] = s
         return scores
+
+    def _packed_attention(self) -> str | None:
+        """The attention implementation when it takes custom 4D masks (sdpa, eager), else None."""
+        impl = getattr(self.backbone.config, "_attn_implementation", None)
+        return impl if impl in ("sdpa", "eager") else None
+
+    def _score_packed(self, cache, first, p_att, deltas, cand, normalize, impl):
+        """All candidates of each sample side by side in one row on top of its prompt cache: a
+        block-diagonal causal mask keeps them apart and their positions all continue the prompt's,
+        so each candidate sees exactly what it would see alone; one forward for the whole batch."""
+        dev = self.device
+        b, n, p = len(cand), len(cand[0]), p_att.shape[1]
+        width = max(1, max(sum(len(t) for t in row) for row in cand))
+        ids = torch.full((b, width), self.text.pad_id, dtype=torch.long)
+        seg = torch.full(
+            (b, width), -1, dtype=torch.long
+        )  # candidate index of each token, -1 = pad
+        step = torch.zeros(b, width, dtype=torch.long)  # index of the token inside its candidate
+        for i, row in enumerate(cand):
+            at = 0
+            for j, t in enumerate(row):
+                ids[i, at : at + len(t)] = torch.tensor(t, dtype=torch.long)
+                seg[i, at : at + len(t)] = j
+                step[i, at : at + len(t)] = torch.arange(len(t))
+                at += len(t)
+        ids, seg, step = ids.to(dev), seg.to(dev), step.to(dev)
+        k = torch.arange(width, device=dev)
+        own = (seg[:, :, None] == seg[:, None, :]) & (k[None, None, :] <= k[None, :, None])
+        own = own | torch.eye(width, dtype=torch.bool, device=dev)  # pads see themselves (no NaN)
+        mask = torch.cat([p_att.bool()[:, None, :].expand(b, width, p), own], 2)[:, None]
+        if impl == "eager":
+            mask = torch.zeros(mask.shape, device=dev).masked_fill(
+                ~mask, torch.finfo(torch.float32).min
+            )
+        if deltas is not None:  # M-RoPE: text positions continue the prompt's, as in generation
+            pos = p_att.sum(1, keepdim=True) + step + deltas.to(dev)
+            pos = pos[None].expand(3, -1, -1)
+        else:  # the prompt held positions 0 .. p-1, padding included
+            pos = p + step
+        logits = self.backbone(
+            input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True
+        ).logits
+        lp = torch.log_softmax(logits.float(), -1)
+        # token k's log-probability: from the previous token of its candidate, or the prompt's end
+        prev = torch.cat([first[:, None], lp[:, :-1]], 1).gather(-1, ids[..., None])[..., 0]
+        tok_lp = torch.where(step == 0, first.gather(-1, ids), prev)
+        onehot = (seg[..., None] == torch.arange(n, device=dev)).float()  # (b, width, n)
+        total = torch.einsum("bw,bwn->bn", tok_lp, onehot)
+        if normalize:
+            total = total / onehot.sum(1).clamp_min(1)
+        return total.cpu()
 
     def _score(self, pix, prompts, candidates, batch_size, normalize, encode_once):
         b, n = len(prompts), len(candidates[0])
