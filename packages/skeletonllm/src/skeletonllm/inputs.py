@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 
 @dataclass
@@ -127,17 +128,11 @@ def group(samples: list[Sample]) -> list[RenderGroup]:
         by_key.setdefault(s.key, []).append(i)
     groups = []
     for idx in by_key.values():
-        t_max = max(samples[i].joints.shape[0] for i in idx)
         first = samples[idx[0]]
-        j, c = first.joints.shape[1:]
-        joints = first.joints.new_zeros(len(idx), t_max, j, c)
-        mask = first.mask.new_zeros(len(idx), t_max, j)
-        lengths = torch.zeros(len(idx), dtype=torch.long)
-        for g, i in enumerate(idx):
-            t = samples[i].joints.shape[0]
-            joints[g, :t] = samples[i].joints
-            mask[g, :t] = samples[i].mask
-            lengths[g] = t
+        # One padding call per group (zeros after each sequence's last frame).
+        joints = pad_sequence([samples[i].joints for i in idx], batch_first=True)
+        mask = pad_sequence([samples[i].mask for i in idx], batch_first=True)
+        lengths = torch.tensor([samples[i].joints.shape[0] for i in idx], dtype=torch.long)
         groups.append(
             RenderGroup(torch.tensor(idx), joints, mask, lengths, first.edges, first.tags)
         )

@@ -240,8 +240,9 @@ class SkeletonLLM(nn.Module):
     def render(self, samples: Sequence[Sample]) -> torch.Tensor:
         """Samples of any layouts -> frames (B, F, 3, H, W) in [0, 1] (one renderer call per layout)."""
         dev = self.device
+        groups = group(list(samples))
         out = None
-        for g in group(list(samples)):
+        for g in groups:
             frames = self.renderer(
                 g.joints.to(dev),
                 g.edges.to(dev),
@@ -249,6 +250,8 @@ class SkeletonLLM(nn.Module):
                 part_tags=g.tags.to(dev),
                 lengths=g.lengths.to(dev),
             )
+            if len(groups) == 1 and g.index.tolist() == list(range(len(samples))):
+                return frames  # one layout in batch order: no scatter into a new tensor
             if out is None:
                 out = frames.new_zeros(len(samples), *frames.shape[1:])
             out = out.index_copy(0, g.index.to(dev), frames)
