@@ -182,13 +182,16 @@ def micro_batches(
 
 
 # ---------------------------------------------------------------------------------------- state I/O
-# Model and optimizer state go through torch.distributed.checkpoint.state_dict, which gathers a full,
-# name-keyed copy from plain, DDP and FSDP (1 and 2) models alike (a collective under FSDP: every rank
-# calls it; with cpu_offload the gathered copy lands on rank 0's CPU only) and shards it back on load.
-def _full_state_options(**kw):
+# Model and optimizer state go through torch.distributed.checkpoint.state_dict, which keys it by
+# parameter name for plain, DDP and FSDP models alike; a sharded model's is gathered whole (a
+# collective: every rank calls it; with cpu_offload the full copy lands on rank 0's CPU only) and is
+# sharded back on load.
+def _state_options(model, **kw):
+    """Gathered (full) state for a sharded model; a plain or DDP model's own tensors otherwise, as
+    they may lie on several devices (``device_map``), which the full-state path refuses."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions
 
-    return StateDictOptions(full_state_dict=True, **kw)
+    return StateDictOptions(full_state_dict=_is_sharded(model), **kw)
 
 
 def _gather_state(model, opt: torch.optim.Optimizer, names: list[str]) -> tuple[dict, dict]:
@@ -199,7 +202,7 @@ def _gather_state(model, opt: torch.optim.Optimizer, names: list[str]) -> tuple[
         get_optimizer_state_dict,
     )
 
-    opts = _full_state_options(cpu_offload=True, ignore_frozen_params=True)
+    opts = _state_options(model, cpu_offload=True, ignore_frozen_params=True)
     weights = get_model_state_dict(model, options=opts)
     optim = get_optimizer_state_dict(model, opt, options=opts)
     return {n: weights[n] for n in names if n in weights}, optim
@@ -226,7 +229,7 @@ def save_trained_model(acc, model, base, model_dir: Path) -> None:
         return
     from torch.distributed.checkpoint.state_dict import get_model_state_dict
 
-    full = get_model_state_dict(model, options=_full_state_options(cpu_offload=True))
+    full = get_model_state_dict(model, options=_state_options(model, cpu_offload=True))
     if acc.is_main_process:
         whole = type(base)(base.config)
         whole.set_trainable(base.trainable_groups)
@@ -299,7 +302,7 @@ def _optimizer_from_files(
         if sorted(p for g in groups for p in g["params"]) != sorted(names):
             raise ValueError("'param_groups' do not hold exactly the trainable parameters")
         set_optimizer_state_dict(
-            model, opt, {"state": state, "param_groups": groups}, options=_full_state_options()
+            model, opt, {"state": state, "param_groups": groups}, options=_state_options(model)
         )
 
 
@@ -384,7 +387,9 @@ def _load_checkpoint(
 
     # each rank holds the full tensors and keeps its own shard of them
     set_model_state_dict(
-        model, {n: weights[n] for n in trainable_names}, options=_full_state_options(strict=False)
+        model,
+        {n: weights[n] for n in trainable_names},
+        options=_state_options(model, strict=False),
     )
     _optimizer_from_files(model, opt, ckpt, trainable_names, shapes)
     sched_file = ckpt / "scheduler.json"
