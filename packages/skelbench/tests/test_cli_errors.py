@@ -165,3 +165,37 @@ def test_doc_of_a_good_run_is_unchanged(checkpoint, tmp_path, capsys):
     doc = json.loads((tmp_path / "results.json").read_text())
     assert [t["task"] for t in doc["tasks"]] == ["synth/recognition"]
     assert doc["tasks"][0]["num_samples"] == 3 and doc["model"]["path"] == str(checkpoint)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(_cuda_available(), reason="needs a machine without CUDA")
+def test_absent_cuda_is_refused_before_the_model_loads(checkpoint, tmp_path, capsys, monkeypatch):
+    from skeletonllm import SkeletonLLM
+
+    def boom(*a, **k):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(SkeletonLLM, "from_pretrained", boom)
+    out = tmp_path / "bench"
+    argv = ["run", "--model", str(checkpoint), "--tasks", "recognition", "-o", str(out)]
+    assert main([*argv, "--device", "cuda"]) == 2
+    assert "--device cuda: CUDA is not available" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_report_files_follow_the_umask(tmp_path, mask):
+    from skelbench.report import _atomic_write
+
+    old = os.umask(mask)
+    try:
+        _atomic_write(tmp_path / "report.md", "# r")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]  # no temp file left
