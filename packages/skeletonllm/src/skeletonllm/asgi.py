@@ -4,7 +4,7 @@ then a final chunk with ``finish_reason`` and ``usage``, then ``data: [DONE]``).
 
 Requests are validated exactly as by the standard-library server (:func:`skeletonllm.serve.parse_request`)
 and answered by the same :class:`~skeletonllm.serve.SkeletonService` (one model call at a time, 503 past
-``queue_timeout``); ``usage`` counts the prompt's tokens (visual tokens included) and the answer's.
+``queue_timeout``; concurrent non-streamed requests micro-batched into one call); ``usage`` counts the prompt's tokens (visual tokens included) and the answer's.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the ``Request`` annotation at runtime.
@@ -14,6 +14,8 @@ import time
 import uuid
 
 from .serve import (
+    BATCH_WAIT,
+    MAX_BATCH,
     MAX_BODY_BYTES,
     MAX_CANDIDATES,
     MAX_FRAMES,
@@ -44,13 +46,18 @@ def create_app(
     max_candidates: int = MAX_CANDIDATES,
     max_question_chars: int = MAX_QUESTION_CHARS,
     max_json_depth: int = MAX_JSON_DEPTH,
+    max_batch: int = MAX_BATCH,
+    batch_wait: float = BATCH_WAIT,
 ):
-    """The FastAPI application serving ``model`` as ``name``."""
+    """The FastAPI application serving ``model`` as ``name``; non-streamed requests are micro-batched
+    (``max_batch`` per model call, waiting ``batch_wait`` seconds for batch-mates)."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, StreamingResponse
     from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-    service = SkeletonService(model, name=name, queue_timeout=queue_timeout)
+    service = SkeletonService(
+        model, name=name, queue_timeout=queue_timeout, max_batch=max_batch, batch_wait=batch_wait
+    )
     slots = threading.BoundedSemaphore(max(1, int(max_concurrency)))
     app = FastAPI(title="skeletonllm", version="1")
 

@@ -61,6 +61,10 @@ MAX_JSON_DEPTH = 32
 MAX_INT_DIGITS = 18  # any JSON integer longer than this is refused before int() sees it
 MAX_DECODED_BYTES = 64 * 1024 * 1024  # an upload after decompression
 SCORE_BATCH = 32  # candidates scored per hold of the model
+# Concurrent requests answered by one model call: 1 (one call per request) for the library;
+# ``skeletonllm serve`` batches up to 8 unless told otherwise (--max-batch).
+MAX_BATCH = 1
+BATCH_WAIT = 0.005  # seconds a batch stays open for requests to join
 MAX_STREAMS = 4
 MAX_STREAM_FRAMES = 108_000  # an hour at 30 frames/s
 MAX_STREAM_SECONDS = 3600.0
@@ -419,7 +423,11 @@ class SkeletonService:
     """The model side: torch modules are not re-entrant, so one batch of work at a time.
 
     The model is held per batch (one generation, or ``score_batch`` candidates); a request that cannot
-    get it within ``queue_timeout`` seconds gets a 503.
+    get it within ``queue_timeout`` seconds gets a 503. Up to ``max_batch`` concurrent requests of one
+    kind (the same candidates, or generation with the same ``max_tokens``) and prompt length, arriving
+    within ``batch_wait`` seconds or while the model is busy, share one model call
+    (:mod:`skeletonllm.batching`); equal prompt lengths mean no padding, so each answer is the one
+    the request would have got alone.
     """
 
     def __init__(
@@ -429,23 +437,40 @@ class SkeletonService:
         name: str = "skeletonllm",
         queue_timeout: float = 30.0,
         score_batch: int = SCORE_BATCH,
+        max_batch: int = MAX_BATCH,
+        batch_wait: float = BATCH_WAIT,
     ):
+        from .batching import MicroBatcher
+
         self.model = model.eval() if hasattr(model, "eval") else model
         self.name = name
         self.queue_timeout = float(queue_timeout)
         self.score_batch = max(1, int(score_batch))
         self._lock = FairLock()
+        self._batcher = MicroBatcher(max_batch=max_batch, wait_s=batch_wait)
 
-    def _run(self, fn, *args, **kw):
+    def _run(self, fn, *args, take=None, **kw):
         import torch
 
         if not self._lock.acquire(self.queue_timeout):
             raise RequestError(503, "the server is busy; retry later", code="busy")
         try:
+            if take is not None:  # a micro-batch closes once the model is ours
+                args = (take(),)
             with torch.no_grad():
                 return fn(*args, **kw)
         finally:
             self._lock.release()
+
+    def _prompt_key(self, question: str):
+        # Requests batch only with prompts of the same token length: no padding, so each gets
+        # exactly the answer it would have got alone.
+        text = getattr(self.model, "text", None)
+        return len(text.prompt_ids(question)) if hasattr(text, "prompt_ids") else question
+
+    def _batched(self, key, item, call):
+        """``call(items) -> results`` for ``item`` in a micro-batch of requests sharing ``key``."""
+        return self._batcher.submit(key, item, lambda take: self._run(call, take=take))
 
     def score(self, motions, prompts, candidates):
         """Candidate scores, holding the model for this one call (a live stream's window)."""
@@ -455,15 +480,25 @@ class SkeletonService:
         import torch
 
         motion, question, cands = req["motion"], req["question"], req["candidates"]
+        plen = self._prompt_key(question)
         if cands:
             scores = []
             for k in range(0, len(cands), self.score_batch):
                 chunk = list(cands[k : k + self.score_batch])
-                s = self._run(self.model.score, [motion], [question], chunk)
-                scores.append(torch.as_tensor(s)[0])
+
+                def call(items, chunk=chunk):
+                    s = self.model.score([m for m, _ in items], [q for _, q in items], chunk)
+                    return list(torch.as_tensor(s))
+
+                key = ("score", plen, tuple(chunk))
+                scores.append(self._batched(key, (motion, question), call))
             return cands[int(torch.cat(scores).argmax())]
         kw = {} if req["max_tokens"] is None else {"max_new_tokens": req["max_tokens"]}
-        return self._run(self.model.generate, [motion], [question], **kw)[0]
+
+        def generate(items):
+            return self.model.generate([m for m, _ in items], [q for _, q in items], **kw)
+
+        return self._batched(("generate", plen, req["max_tokens"]), (motion, question), generate)
 
 
 # ------------------------------------------------------------------------------------- HTTP
@@ -1029,6 +1064,8 @@ def make_server(
     max_connections: int = 16,
     max_pending: int = 64,
     score_batch: int = SCORE_BATCH,
+    max_batch: int = MAX_BATCH,
+    batch_wait: float = BATCH_WAIT,
     labels=None,
     max_streams: int = MAX_STREAMS,
     max_stream_frames: int = MAX_STREAM_FRAMES,
@@ -1042,7 +1079,9 @@ def make_server(
     request_timeout: seconds a connection has to deliver each request; queue_timeout: seconds a request
     waits for a processing slot and for the model. labels: what ``/v1/stream`` scores when the
     request names none (default: the synthetic action vocabulary); max_streams, max_stream_frames,
-    max_stream_seconds, max_chunk_bytes: its limits.
+    max_stream_seconds, max_chunk_bytes: its limits. max_batch, batch_wait: concurrent requests of one
+    kind (scoring the same candidates, or generating with the same max_tokens) answered by one model
+    call, and the seconds a batch waits for them (``max_batch=1``: no batching).
     """
     check_settings(
         max_concurrency=max_concurrency,
@@ -1054,6 +1093,7 @@ def make_server(
         max_connections=max_connections,
         max_pending=max_pending,
         score_batch=score_batch,
+        max_batch=max_batch,
         max_streams=max_streams,
         max_stream_frames=max_stream_frames,
         max_chunk_bytes=max_chunk_bytes,
@@ -1061,8 +1101,15 @@ def make_server(
         request_timeout=request_timeout,
         max_stream_seconds=max_stream_seconds,
     )
+    if isinstance(batch_wait, bool) or not isinstance(batch_wait, (int, float)):
+        raise ValueError(f"batch_wait must be a number of seconds, got {batch_wait!r}")
     service = SkeletonService(
-        model, name=name, queue_timeout=queue_timeout, score_batch=score_batch
+        model,
+        name=name,
+        queue_timeout=queue_timeout,
+        score_batch=score_batch,
+        max_batch=max_batch,
+        batch_wait=batch_wait,
     )
     handler = make_handler(
         service,
@@ -1092,7 +1139,8 @@ def serve(model_path: str, host: str = "127.0.0.1", port: int = 8000, **kwargs) 
     from .model import SkeletonLLM
 
     device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-    check_settings(**{k: v for k, v in kwargs.items() if k not in ("name", "verbose", "labels")})
+    skip = ("name", "verbose", "labels", "batch_wait")
+    check_settings(**{k: v for k, v in kwargs.items() if k not in skip})
     model = SkeletonLLM.from_pretrained(model_path, device=device, dtype=dtype)
     server = make_server(
         model, host, port, name=kwargs.pop("name", None) or Path(model_path).name, **kwargs

@@ -47,6 +47,18 @@ def register(subparsers) -> None:
         help="seconds a request waits for the model (then 503)",
     )
     p.add_argument(
+        "--max-batch",
+        type=int,
+        default=8,
+        help="concurrent requests answered by one model call (1: no batching)",
+    )
+    p.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=5.0,
+        help="milliseconds a batch waits for concurrent requests to join",
+    )
+    p.add_argument(
         "--labels",
         default=None,
         help="labels /v1/stream scores when a request names none (comma-separated; "
@@ -96,6 +108,11 @@ def run(args) -> int:
         raise ValueError(f"--max-body-mb must be a positive number, got {args.max_body_mb}")
     if not 0 < args.max_chunk_kb < 1 << 30:
         raise ValueError(f"--max-chunk-kb must be a positive number, got {args.max_chunk_kb}")
+    if args.max_batch < 1:
+        raise ValueError(f"--max-batch must be a positive integer, got {args.max_batch}")
+    if not 0 <= args.batch_wait_ms < 60_000:
+        raise ValueError(f"--batch-wait-ms must be between 0 and 60000, got {args.batch_wait_ms}")
+    batching = dict(max_batch=args.max_batch, batch_wait=args.batch_wait_ms / 1000.0)
     if args.asgi:
         import importlib.util
 
@@ -114,6 +131,7 @@ def run(args) -> int:
             max_candidates=args.max_candidates,
             max_question_chars=args.max_question_chars,
             queue_timeout=args.queue_timeout,
+            **batching,
             verbose=args.verbose,
             device=device,
             dtype=args.dtype,
@@ -133,6 +151,7 @@ def run(args) -> int:
         request_timeout=args.request_timeout,
         queue_timeout=args.queue_timeout,
         labels=args.labels,
+        **batching,
         max_streams=args.max_streams,
         max_stream_frames=args.max_stream_frames,
         max_stream_seconds=args.max_stream_seconds,
