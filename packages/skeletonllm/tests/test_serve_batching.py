@@ -26,7 +26,7 @@ class Spy:
 
     def __init__(self, model, delay: float = 0.0):
         self.model, self.delay, self.sizes = model, delay, []
-        self.text = model.text
+        self.text, self.tokenizer = model.text, model.tokenizer
 
     def eval(self):
         return self
@@ -189,3 +189,59 @@ def test_a_failing_batch_raises_in_every_member():
         assert all(ex.map(one, range(4)))
     with pytest.raises(ValueError, match="max_batch"):
         MicroBatcher(max_batch=0)
+
+
+def test_the_asgi_app_batches_too(model, motions):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+    from skeletonllm.asgi import create_app
+
+    bodies = [body(m, candidates=CANDS) for m in motions[:4]]
+    alone = [content(post_one(model, b)) for b in bodies]
+    spy = Spy(model, delay=0.2)
+    client = TestClient(create_app(spy, max_concurrency=8, max_batch=8, batch_wait=0.05))
+    headers = {"Content-Type": "application/json"}
+
+    def one(b):
+        r = client.post("/v1/chat/completions", content=b, headers=headers)
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(len(bodies)) as ex:
+        got = [content(r) for r in ex.map(one, bodies)]
+    assert got == alone
+    assert sum(spy.sizes) == len(bodies) and len(spy.sizes) < len(bodies), spy.sizes
+
+
+def main() -> None:
+    """Requests/s at 8 concurrent clients on loopback, batching on (8) vs off (1), same run."""
+    model = tiny_model(renderer={"frames": 4, "size": [28, 28]}, max_new_tokens=6)
+    ms = [synth.generate(a, layout="ntu25", seed=k) for k, a in enumerate(ACTIONS * 2)]
+    for label, extra in [
+        ("generate max_tokens=4", {"max_tokens": 4}),
+        ("4 candidates", {"candidates": CANDS}),
+    ]:
+        bodies = [body(ms[k % len(ms)], **extra) for k in range(96)]
+        for max_batch in (1, 8):
+            spy = Spy(model)
+            server, url = serving(spy, max_batch=max_batch, max_connections=16)
+            try:
+                answers(url, bodies[:8])  # warm-up
+                spy.sizes.clear()
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(8) as ex:
+                    codes = [r[0] for r in ex.map(post, [url] * len(bodies), bodies)]
+                dt = time.perf_counter() - t0
+            finally:
+                server.shutdown()
+                server.server_close()
+            assert codes == [200] * len(bodies)
+            print(
+                f"{label:22s} --max-batch {max_batch}: {len(bodies) / dt:6.1f} req/s "
+                f"({len(bodies)} requests, {len(spy.sizes)} model calls, "
+                f"mean batch {np.mean(spy.sizes):.2f})",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
