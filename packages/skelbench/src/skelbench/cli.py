@@ -15,33 +15,18 @@ import sys
 import time
 from pathlib import Path
 
+from skelformats.cliutils import (
+    ExamplesFormatter,
+    Parser,
+    UsageError,
+    examples,
+    no_command,
+    run_command,
+)
+
 from skelbench import __version__
 
 PROG = "skelbench"
-
-
-class UsageError(ValueError):
-    """A command line that cannot work, found before any work starts: exit status 2."""
-
-
-class Parser(argparse.ArgumentParser):
-    """Usage errors as one line first (then where to look), exit status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
-
-
-class Formatter(argparse.HelpFormatter):
-    """Descriptions wrapped as usual; the examples epilog keeps its lines."""
-
-    def _fill_text(self, text, width, indent):
-        if text.startswith("examples:"):
-            return "".join(indent + line for line in text.splitlines(keepends=True))
-        return super()._fill_text(text, width, indent)
-
-
-def _examples(*lines: str) -> str:
-    return "examples:\n" + "\n".join(f"  {x}" for x in lines)
 
 
 def _int_at_least(low: int):
@@ -76,27 +61,27 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Benchmark a SkeletonLLM checkpoint on recognition, captioning, reasoning QA and "
         "cross-format transfer, with a GCN baseline trained in the same run.",
-        epilog=_examples(
+        epilog=examples(
             "skelbench list",
             "skelbench run --model demo-output/model -o bench",
             "skelbench run --model demo-output/model --suite real --data-dir ../shared/data -o bench",
             "skelbench COMMAND --help                    # options and examples of one command",
         ),
-        formatter_class=Formatter,
+        formatter_class=ExamplesFormatter,
     )
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     p.add_argument(
         "--debug", action="store_true", help="show tracebacks instead of one-line errors"
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    common = {"parents": [debug], "formatter_class": Formatter}
+    common = {"parents": [debug], "formatter_class": ExamplesFormatter}
 
     r = sub.add_parser(
         "run",
         help="evaluate a checkpoint and write results.json, report.md and plots",
         description="Evaluate --model on the tasks of --suite (or --tasks) and write results.json, "
         "report.md and plots/ to --out. Every argument is checked before the model is loaded.",
-        epilog=_examples(
+        epilog=examples(
             "skelbench run --model demo-output/model -o bench",
             "skelbench run --model demo-output/model --tasks recognition,reasoning --limit 20 -o quick",
             "skelbench run --model demo-output/model --suite real --data-dir ../shared/data -o real",
@@ -186,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     li = sub.add_parser(
         "list",
         help="list tasks and suites",
-        epilog=_examples("skelbench list", "skelbench list --include-path my_tasks/"),
+        epilog=examples("skelbench list", "skelbench list --include-path my_tasks/"),
         **common,
     )
     li.add_argument(
@@ -200,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "train-baseline",
         help="train the GCN baseline on a dataset's training split",
-        epilog=_examples(
+        epilog=examples(
             "skelbench train-baseline --dataset synth --budget 30 -o gcn-synth",
             "skelbench train-baseline --dataset utkinect --data-dir ../shared/data -o gcn-utk",
         ),
@@ -527,45 +512,15 @@ def cmd_train_baseline(a) -> int:
 COMMANDS = {"run": cmd_run, "list": cmd_list, "train-baseline": cmd_train_baseline}
 
 
-def one_line(exc: BaseException) -> str:
-    """The message of an error on one line; unexpected types keep their name and point to --debug."""
-    from skelformats import SkelFormatError
-
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, ValueError | OSError | SkelFormatError):
-        return text
-    return f"{type(exc).__name__}: {text} (--debug shows the traceback)"
-
-
 def main(argv=None) -> int:
     parser = _parser()
     a = parser.parse_args(argv)
     if a.command is None:
-        print(f"{PROG}: error: choose a command", file=sys.stderr)
-        parser.print_usage(sys.stderr)
-        return 2
-    where = f"{PROG} {a.command}"
+        return no_command(PROG, parser)
     from skeletonllm.logging_utils import setup_logging
 
     setup_logging(getattr(a, "verbose", 0), bool(getattr(a, "quiet", False)))
-    try:
-        return COMMANDS[a.command](a)
-    except UsageError as exc:
-        if a.debug:
-            raise
-        print(f"{where}: error: {exc}\n(see `{where} --help`)", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{where}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # output piped into e.g. `head`
-        sys.stderr.close()
-        return 0
-    except Exception as exc:
-        if a.debug:
-            raise
-        print(f"{where}: error: {one_line(exc)}", file=sys.stderr)
-        return 1
+    return run_command(f"{PROG} {a.command}", lambda: COMMANDS[a.command](a), debug=a.debug)
 
 
 if __name__ == "__main__":

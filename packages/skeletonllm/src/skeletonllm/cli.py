@@ -13,6 +13,8 @@ import json
 import pkgutil
 import sys
 
+from skelformats.cliutils import Parser, no_command, run_command
+
 from . import __version__
 from .commands._common import (
     FORMATTER,
@@ -26,13 +28,6 @@ from .logging_utils import get_logger, setup_logging
 
 PROG = "skeletonllm"
 log = get_logger("skeletonllm.cli")
-
-
-class Parser(argparse.ArgumentParser):
-    """Usage errors as one line first (then where to look), exit status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
 
 
 def _device(args) -> str:
@@ -281,43 +276,13 @@ def _register_commands(sub) -> None:
             mod.register(sub)
 
 
-def one_line(exc: BaseException) -> str:
-    """The message of an error on one line; unexpected types keep their name and point to --debug."""
-    from skelformats import SkelFormatError
-
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, ValueError | OSError | SkelFormatError):
-        return text
-    return f"{type(exc).__name__}: {text} (--debug shows the traceback)"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        print(f"{PROG}: error: choose a command", file=sys.stderr)
-        parser.print_usage(sys.stderr)
-        return 2
-    where = f"{PROG} {args.command}"
+        return no_command(PROG, parser)
     setup_logging(getattr(args, "verbose", 0), bool(getattr(args, "quiet", False)))
-    try:
-        return int(args.func(args) or 0)
-    except UsageError as exc:
-        if args.debug:
-            raise
-        print(f"{where}: error: {exc}\n(see `{where} --help`)", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{where}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # output piped into e.g. `head`
-        sys.stderr.close()
-        return 0
-    except Exception as exc:
-        if args.debug:
-            raise
-        print(f"{where}: error: {one_line(exc)}", file=sys.stderr)
-        return 1
+    return run_command(f"{PROG} {args.command}", lambda: args.func(args), debug=args.debug)
 
 
 if __name__ == "__main__":

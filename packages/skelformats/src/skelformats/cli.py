@@ -17,8 +17,9 @@ import numpy as np
 
 from . import __version__
 from .canonical import PART_NAMES
+from .cliutils import ExamplesFormatter, Parser, UsageError, examples, no_command, run_command
 from .convert import convert
-from .errors import SkelFormatError, SkelFormatWarning, UnknownLayoutError
+from .errors import SkelFormatWarning, UnknownLayoutError
 from .layout import part_tags
 from .registry import get_layout, list_layouts, list_readers, load, save
 
@@ -81,10 +82,6 @@ def _cmd_info(args) -> int:
 
 
 LENGTH_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
-
-
-class UsageError(ValueError):
-    """A command line that cannot work: exit status 2."""
 
 
 def _units(text: str) -> str | float:
@@ -170,26 +167,6 @@ def _cmd_convert(args) -> int:
     return 0
 
 
-class Parser(argparse.ArgumentParser):
-    """Usage errors as one line first (then where to look), exit status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
-
-
-class _Formatter(argparse.HelpFormatter):
-    """Descriptions wrapped as usual; the examples epilog keeps its lines."""
-
-    def _fill_text(self, text, width, indent):
-        if text.startswith("examples:"):
-            return "".join(indent + line for line in text.splitlines(keepends=True))
-        return super()._fill_text(text, width, indent)
-
-
-def _examples(*lines: str) -> str:
-    return "examples:\n" + "\n".join(f"  {x}" for x in lines)
-
-
 def build_parser() -> argparse.ArgumentParser:
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument(
@@ -198,23 +175,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="skelformats",
         description="Skeleton formats: inspect and convert files.",
-        epilog=_examples(
+        epilog=examples(
             "skelformats layouts -v",
             "skelformats info 01_01.bvh",
             "skelformats convert 07_04.bvh walk.npz --to smpl22 --units cm",
         ),
-        formatter_class=_Formatter,
+        formatter_class=ExamplesFormatter,
     )
     p.add_argument("--version", action="version", version=f"skelformats {__version__}")
     p.add_argument(
         "--debug", action="store_true", help="show tracebacks instead of one-line errors"
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    common = {"parents": [debug], "formatter_class": _Formatter}
+    common = {"parents": [debug], "formatter_class": ExamplesFormatter}
     s = sub.add_parser(
         "layouts",
         help="list registered joint layouts",
-        epilog=_examples(
+        epilog=examples(
             "skelformats layouts", "skelformats layouts -v   # every joint, and the readers"
         ),
         **common,
@@ -224,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "info",
         help="describe a skeleton file (layout, frames, fps, people, missing joints)",
-        epilog=_examples(
+        epilog=examples(
             "skelformats info a01_s01_e01_skeleton3D.txt",
             "skelformats info clip.csv --format mediapipe",
         ),
@@ -241,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Convert IN to layout --to and write OUT (.npz or .bvh). When IN holds "
         "several sequences, OUT is a folder receiving one file per sequence. Lengths are converted "
         "to the target layout's unit; a file that does not state its unit (BVH) needs --units.",
-        epilog=_examples(
+        epilog=examples(
             "skelformats convert a01_s01_e01_skeleton3D.txt a01.npz --to ntu25",
             "skelformats convert 07_04.bvh walk.npz --to smpl22 --units cm",
             "skelformats convert S001C001P001R001A001.skeleton front.npz --to coco17 --project xy",
@@ -286,31 +263,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        print("skelformats: error: choose a command", file=sys.stderr)
-        parser.print_usage(sys.stderr)
-        return 2
-    where = f"skelformats {args.command}"
-    try:
-        return args.func(args)
-    except UsageError as e:
-        if args.debug:
-            raise
-        print(f"{where}: error: {e}\n(see `{where} --help`)", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # output piped into e.g. `head`
-        sys.stderr.close()
-        return 0
-    except KeyboardInterrupt:
-        print(f"{where}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:
-        if args.debug:
-            raise
-        text = " ".join(str(e).split())
-        if not isinstance(e, SkelFormatError | OSError | ValueError):
-            text = f"{type(e).__name__}: {text} (--debug shows the traceback)"
-        print(f"{where}: error: {text}", file=sys.stderr)
-        return 1
+        return no_command("skelformats", parser)
+    return run_command(f"skelformats {args.command}", lambda: args.func(args), debug=args.debug)
 
 
 if __name__ == "__main__":

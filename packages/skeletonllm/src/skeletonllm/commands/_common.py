@@ -7,9 +7,10 @@ import argparse
 import math
 from pathlib import Path
 
+from skelformats.cliutils import ExamplesFormatter as FORMATTER
+from skelformats.cliutils import UsageError, examples
 
-class UsageError(ValueError):
-    """A command line that cannot work, found before any work starts: exit status 2."""
+__all__ = ["FORMATTER", "UsageError", "examples"]
 
 
 def existing_file(text: str) -> str:
@@ -48,17 +49,3 @@ def positive_float(text: str) -> float:
     if not math.isfinite(v) or v <= 0:
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
     return v
-
-
-def examples(*lines: str) -> str:
-    """An argparse epilog listing example command lines."""
-    return "examples:\n" + "\n".join(f"  {x}" for x in lines)
-
-
-class FORMATTER(argparse.HelpFormatter):
-    """Descriptions wrapped as usual; the examples epilog keeps its lines."""
-
-    def _fill_text(self, text, width, indent):
-        if text.startswith("examples:"):
-            return "".join(indent + line for line in text.splitlines(keepends=True))
-        return super()._fill_text(text, width, indent)
