@@ -56,6 +56,16 @@ class Dist:
 
             PartialState().wait_for_everyone()
 
+    def close(self) -> None:
+        """Wait for every process, then leave the process group: a rank that exits with the group
+        still open can abort in its teardown while another rank is still writing."""
+        if self.world > 1:
+            import torch.distributed as td
+
+            if td.is_available() and td.is_initialized():
+                td.barrier()
+                td.destroy_process_group()
+
 
 # --------------------------------------------------------------------------- context
 

@@ -406,37 +406,41 @@ def cmd_run(a) -> int:
     # a bad checkpoint fails here, in one line
     model = models.load_model(a.model, device=a.device, dtype=a.dtype)
     dist = Dist()
-    t0 = time.perf_counter()
-    with _Progress(enabled=not a.quiet and dist.main) as prog:
-        doc = evaluate(
-            model,
-            names,
-            suite=a.suite,
-            kinds=kinds,
-            data_dir=a.data_dir,
-            limit=a.limit,
-            baseline=not a.no_baseline,
-            baseline_budget_s=a.baseline_budget,
-            batch_size=a.batch_size,
-            seed=a.seed,
-            robustness=not a.no_robustness,
-            synth_test_per_class=a.synth_test_per_class,
-            synth_train_per_class=a.synth_train_per_class,
-            model_path=a.model,
-            progress=prog,
+    try:
+        t0 = time.perf_counter()
+        with _Progress(enabled=not a.quiet and dist.main) as prog:
+            doc = evaluate(
+                model,
+                names,
+                suite=a.suite,
+                kinds=kinds,
+                data_dir=a.data_dir,
+                limit=a.limit,
+                baseline=not a.no_baseline,
+                baseline_budget_s=a.baseline_budget,
+                batch_size=a.batch_size,
+                seed=a.seed,
+                robustness=not a.no_robustness,
+                synth_test_per_class=a.synth_test_per_class,
+                synth_train_per_class=a.synth_train_per_class,
+                model_path=a.model,
+                progress=prog,
+            )
+        if doc is None:  # not rank 0
+            return 0
+        clean = write_run(doc, a.out, plots=not a.no_plots, model=model)
+        print_table(clean)
+        print(
+            f"wrote {Path(a.out) / 'results.json'}, report.md and plots/ in {time.perf_counter() - t0:.0f} s"
         )
-    if doc is None:  # not rank 0
+        errors = [t["task"] for t in clean["tasks"] if t["status"] != "ok"]
+        if errors:
+            print(f"{PROG}: {len(errors)} task(s) failed: {', '.join(errors)}", file=sys.stderr)
+            return 1
         return 0
-    clean = write_run(doc, a.out, plots=not a.no_plots, model=model)
-    print_table(clean)
-    print(
-        f"wrote {Path(a.out) / 'results.json'}, report.md and plots/ in {time.perf_counter() - t0:.0f} s"
-    )
-    errors = [t["task"] for t in clean["tasks"] if t["status"] != "ok"]
-    if errors:
-        print(f"{PROG}: {len(errors)} task(s) failed: {', '.join(errors)}", file=sys.stderr)
-        return 1
-    return 0
+
+    finally:
+        dist.close()
 
 
 def _readable(protocol: str) -> str:
