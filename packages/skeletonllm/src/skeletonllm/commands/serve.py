@@ -112,7 +112,21 @@ def run(args) -> int:
         raise ValueError(f"--max-batch must be a positive integer, got {args.max_batch}")
     if not 0 <= args.batch_wait_ms < 60_000:
         raise ValueError(f"--batch-wait-ms must be between 0 and 60000, got {args.batch_wait_ms}")
-    batching = dict(max_batch=args.max_batch, batch_wait=args.batch_wait_ms / 1000.0)
+    # settings both servers take; the stdlib server adds its connection and stream bounds
+    common = dict(
+        name=args.name,
+        max_concurrency=args.max_concurrency,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        max_frames=args.max_frames,
+        max_candidates=args.max_candidates,
+        max_question_chars=args.max_question_chars,
+        queue_timeout=args.queue_timeout,
+        max_batch=args.max_batch,
+        batch_wait=args.batch_wait_ms / 1000.0,
+        verbose=args.verbose,
+        device=device,
+        dtype=args.dtype,
+    )
     if args.asgi:
         import importlib.util
 
@@ -120,44 +134,19 @@ def run(args) -> int:
             raise UsageError("--asgi needs fastapi and uvicorn: pip install 'skeletonllm[serve]'")
         from ..asgi import run as run_asgi
 
-        run_asgi(
-            args.model,
-            args.host,
-            args.port,
-            name=args.name,
-            max_concurrency=args.max_concurrency,
-            max_body_bytes=int(args.max_body_mb * 1024 * 1024),
-            max_frames=args.max_frames,
-            max_candidates=args.max_candidates,
-            max_question_chars=args.max_question_chars,
-            queue_timeout=args.queue_timeout,
-            **batching,
-            verbose=args.verbose,
-            device=device,
-            dtype=args.dtype,
-        )
+        run_asgi(args.model, args.host, args.port, **common)
         return 0
     serve(
         args.model,
         args.host,
         args.port,
-        name=args.name,
-        max_concurrency=args.max_concurrency,
-        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
-        max_frames=args.max_frames,
-        max_candidates=args.max_candidates,
-        max_question_chars=args.max_question_chars,
+        **common,
         max_connections=args.max_connections,
         request_timeout=args.request_timeout,
-        queue_timeout=args.queue_timeout,
         labels=args.labels,
-        **batching,
         max_streams=args.max_streams,
         max_stream_frames=args.max_stream_frames,
         max_stream_seconds=args.max_stream_seconds,
         max_chunk_bytes=max(1, int(args.max_chunk_kb * 1024)),
-        verbose=args.verbose,
-        device=device,
-        dtype=args.dtype,
     )
     return 0
